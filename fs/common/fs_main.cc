@@ -1,0 +1,165 @@
+#include "fs_main.hpp"
+#include "mountinfo.hpp"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace fs_common {
+namespace {
+
+// A one-line reason why `mp` cannot be mounted on, or empty when it can.
+std::string check_mountpoint(const char *mp)
+{
+	struct stat st {};
+	if (stat(mp, &st) != 0) {
+		if (errno == ENOTCONN)
+			return std::string("mount point ") + mp +
+			       " is busy: a disconnected FUSE mount is still there (umount it first)";
+		return std::string("mount point ") + mp + ": " + std::strerror(errno);
+	}
+	if (!S_ISDIR(st.st_mode))
+		return std::string("mount point ") + mp + " is not a directory";
+	char *real = realpath(mp, nullptr);
+	if (real == nullptr)
+		return std::string("mount point ") + mp + ": " + std::strerror(errno);
+	std::string canon(real);
+	std::free(real);
+	if (is_mountpoint(canon))
+		return std::string("mount point ") + mp + " is busy: something is already mounted there";
+	return {};
+}
+
+} // namespace
+
+void print_usage(const Program &prog, std::FILE *out)
+{
+	std::fprintf(out, "usage: %s %s\n\n", prog.name, prog.synopsis);
+	std::fprintf(out, "%s options:\n%s\n", prog.name, prog.fs_options_help);
+	std::fprintf(out, "generic options:\n"
+			  "    -h   --help            print help\n"
+			  "    -V   --version         print version\n"
+			  "    -d   -o debug          enable debug output (implies -f)\n"
+			  "    -f                     foreground operation\n"
+			  "    -s                     disable multi-threaded operation\n"
+			  "    -o clone_fd            use separate fuse device fd for each thread\n"
+			  "    -o max_idle_threads    the maximum number of idle worker threads\n"
+			  "    -o max_threads         the maximum number of worker threads\n"
+			  "    -o OPT[,OPT...]        mount options (allow_other, default_permissions, ...)\n");
+}
+
+int serve(const Program &prog, fuse_args *args, const fuse_lowlevel_ops *ops, void *userdata)
+{
+	fuse_cmdline_opts opts {};
+	if (fuse_parse_cmdline(args, &opts) != 0) {
+		print_usage(prog, stderr);
+		return kExitUsage;
+	}
+	struct Cleanup {
+		fuse_cmdline_opts &o;
+		~Cleanup() { std::free(o.mountpoint); }
+	} cleanup{opts};
+
+	if (opts.show_help) {
+		print_usage(prog, stdout);
+		return kExitOk;
+	}
+	if (opts.show_version) {
+		std::printf("%s (libfuse %d.%d)\n", prog.name, FUSE_MAJOR_VERSION, FUSE_MINOR_VERSION);
+		fuse_lowlevel_version();
+		return kExitOk;
+	}
+	if (opts.mountpoint == nullptr) {
+		std::fprintf(stderr, "%s: no mount point given\n", prog.name);
+		print_usage(prog, stderr);
+		return kExitUsage;
+	}
+	if (std::string why = check_mountpoint(opts.mountpoint); !why.empty()) {
+		std::fprintf(stderr, "%s: %s\n", prog.name, why.c_str());
+		return kExitFailure;
+	}
+
+	fuse_session *se = fuse_session_new(args, ops, sizeof(*ops), userdata);
+	if (se == nullptr) {
+		// libfuse has already said which option it did not understand.
+		print_usage(prog, stderr);
+		return kExitUsage;
+	}
+	int rc = kExitFailure;
+	if (fuse_set_signal_handlers(se) != 0) {
+		std::fprintf(stderr, "%s: cannot install signal handlers\n", prog.name);
+		goto out_destroy;
+	}
+	if (fuse_session_mount(se, opts.mountpoint) != 0) {
+		std::fprintf(stderr, "%s: cannot mount on %s\n", prog.name, opts.mountpoint);
+		goto out_signals;
+	}
+	if (fuse_daemonize(opts.foreground) != 0) {
+		std::fprintf(stderr, "%s: cannot daemonize\n", prog.name);
+		goto out_unmount;
+	}
+	if (opts.singlethread) {
+		rc = fuse_session_loop(se);
+	} else {
+		fuse_loop_config *cfg = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_clone_fd(cfg, static_cast<unsigned int>(opts.clone_fd));
+		fuse_loop_cfg_set_idle_threads(cfg, opts.max_idle_threads);
+		fuse_loop_cfg_set_max_threads(cfg, opts.max_threads);
+		rc = fuse_session_loop_mt(se, cfg);
+		fuse_loop_cfg_destroy(cfg);
+	}
+	// A loop ended by a signal returns the signal number; that is a clean stop.
+	rc = rc < 0 ? kExitFailure : kExitOk;
+out_unmount:
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_destroy:
+	fuse_session_destroy(se);
+	return rc;
+}
+
+bool parse_size(const char *text, unsigned long long *out)
+{
+	if (text == nullptr || *text == '\0' || *text == '-')
+		return false;
+	errno = 0;
+	char *end = nullptr;
+	unsigned long long v = std::strtoull(text, &end, 10);
+	if (errno != 0 || end == text)
+		return false;
+	unsigned shift = 0;
+	switch (*end) {
+	case '\0': break;
+	case 'k': case 'K': shift = 10; ++end; break;
+	case 'm': case 'M': shift = 20; ++end; break;
+	case 'g': case 'G': shift = 30; ++end; break;
+	case 't': case 'T': shift = 40; ++end; break;
+	default: return false;
+	}
+	if (*end != '\0')
+		return false;
+	if (shift != 0 && v > (~0ULL >> shift))
+		return false;
+	*out = v << shift;
+	return true;
+}
+
+bool parse_seconds(const char *text, double *out)
+{
+	if (text == nullptr || *text == '\0')
+		return false;
+	char *end = nullptr;
+	errno = 0;
+	double v = std::strtod(text, &end);
+	if (errno != 0 || *end != '\0' || !std::isfinite(v) || v < 0)
+		return false;
+	*out = v;
+	return true;
+}
+
+} // namespace fs_common
