@@ -3,7 +3,8 @@
 #   ./run.sh setup           install every Debian package the project needs (idempotent)
 #   ./run.sh build           build userspace (CMake) and the kernel module (Kbuild)
 #   ./run.sh test            setup + build + every test (CTest)
-#   ./run.sh vm -- CMD...    run CMD inside Debian's 6.1 kernel under qemu
+#   ./run.sh vm -- CMD...    run CMD inside Debian's 6.1 kernel under qemu (vm --help)
+#   ./run.sh vm-image        fetch and prepare that kernel and initramfs (vm does it too)
 #   ./run.sh full-suite      the evaluation suite (see README)
 set -euo pipefail
 
@@ -78,15 +79,40 @@ cmd_build() {
 }
 
 # Out-of-tree Kbuild writes next to its sources: build a copy under $BUILD.
+# rfuse.ko includes fs/fuse/fuse_i.h, which the headers package lacks: take
+# it from Debian's linux-source-6.1 of exactly the headers' version (cached
+# in $BUILD/rfuse-kmod-cache, never committed), with checkpatch.pl beside it.
 build_kmod() {
-	local kver kdir
+	local kver kdir hver out cache deb
 	kver=$(kernel_abi) || die "no 6.1 kernel headers: run ./run.sh setup"
 	kdir=/usr/src/linux-headers-$kver
 	[[ -d "$kdir" ]] || die "missing $kdir: run ./run.sh setup"
-	mkdir -p "$BUILD/rfuse-kmod"
-	cp -u "$ROOT"/rfuse-kmod/{Kbuild,*.c,*.h} "$BUILD/rfuse-kmod/" 2>/dev/null || true
-	[[ -d "$ROOT/rfuse-kmod/include" ]] && cp -ru "$ROOT/rfuse-kmod/include" "$BUILD/rfuse-kmod/"
-	make -s -C "$kdir" M="$BUILD/rfuse-kmod" modules >&2
+	hver=$(dpkg-query -W -f='${Version}' "linux-headers-$kver" 2>/dev/null) ||
+		die "linux-headers-$kver is not installed: run ./run.sh setup"
+	out=$BUILD/rfuse-kmod
+	cache=$BUILD/rfuse-kmod-cache
+	mkdir -p "$out" "$cache"
+	if [[ ! -f "$out/fuse-internal/fuse_i.h" || "$(cat "$out/fuse-internal/VERSION" 2>/dev/null)" != "$hver" ]]; then
+		deb=$cache/linux-source-6.1_${hver}_all.deb
+		if [[ ! -f "$deb" ]]; then
+			say "build: fetching linux-source-6.1=$hver for fs/fuse/fuse_i.h"
+			(cd "$cache" && apt-get download -qq "linux-source-6.1=$hver" 2>/dev/null) ||
+				die "cannot download linux-source-6.1=$hver: rfuse.ko needs fs/fuse/fuse_i.h of exactly the kernel headers' version ($kver = $hver)"
+		fi
+		[[ "$(dpkg-deb -f "$deb" Version)" == "$hver" ]] ||
+			die "$deb is not version $hver: refusing to build rfuse.ko against another kernel's fuse_i.h"
+		rm -rf "$cache/src" && mkdir -p "$cache/src"
+		dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/src/linux-source-6.1.tar.xz |
+			tar -xJ -C "$cache/src" --strip-components=1 --wildcards '*/fs/fuse/fuse_i.h' \
+				'*/scripts/checkpatch.pl' '*/scripts/spelling.txt' '*/scripts/const_structs.checkpatch' ||
+			die "cannot extract fs/fuse/fuse_i.h from $deb"
+		mkdir -p "$out/fuse-internal"
+		cp "$cache/src/fs/fuse/fuse_i.h" "$out/fuse-internal/"
+		echo "$hver" > "$out/fuse-internal/VERSION"
+	fi
+	cp -u "$ROOT"/rfuse-kmod/{Kbuild,*.c,*.h} "$out/" 2>/dev/null || true
+	[[ -d "$ROOT/rfuse-kmod/include" ]] && cp -ru "$ROOT/rfuse-kmod/include" "$out/"
+	make -s -C "$kdir" M="$out" modules >&2
 }
 
 cmd_test() {
@@ -102,8 +128,60 @@ cmd_vm() {
 	exec "$ROOT/harness/vm/vm.sh" "$@"
 }
 
+# ./run.sh full-suite [--profile quick|standard|paper] [--filter GLOB]... [--spec FILE] [--out DIR] [--vm]
+# Runs workloads/suites/paper.json (or --spec) under the profile (standard by
+# default) with build/bin/rfuse-bench, then draws the plots. The report lands
+# in reports/runs/<UTC time>-<profile>/ (report.json, plots, index.md).
+# --vm runs rfuse-bench inside the VM rig (./run.sh vm), where rfuse.ko loads.
 cmd_full_suite() {
-	die "full-suite: the evaluation suite has not landed yet (issue 4); ./run.sh test runs what exists today"
+	local profile=standard spec="$ROOT/workloads/suites/paper.json" out="" vm=0 args=()
+	while (($#)); do
+		case "$1" in
+		--profile) [[ $# -ge 2 ]] || die "full-suite: --profile needs a value"; profile=$2; shift 2 ;;
+		--profile=*) profile=${1#*=}; shift ;;
+		--filter) [[ $# -ge 2 ]] || die "full-suite: --filter needs a value"; args+=(--filter "$2"); shift 2 ;;
+		--filter=*) args+=(--filter "${1#*=}"); shift ;;
+		--spec) [[ $# -ge 2 ]] || die "full-suite: --spec needs a value"; spec=$(realpath -m "$2"); shift 2 ;;
+		--out) [[ $# -ge 2 ]] || die "full-suite: --out needs a value"; out=$(realpath -m "$2"); shift 2 ;;
+		--vm) vm=1; shift ;;
+		*) die "full-suite: unknown option '$1' (--profile quick|standard|paper, --filter GLOB, --spec FILE, --out DIR, --vm)" ;;
+		esac
+	done
+	# Refuse a bad profile before minutes of setup and build.
+	local profiles
+	profiles=$(sed -n 's/^    "\([a-z0-9_-]*\)": {$/\1/p' "$ROOT/workloads/profiles.json" | tr '\n' ' ')
+	[[ " $profiles" == *" $profile "* ]] || die "full-suite: unknown profile '$profile' (valid: ${profiles% })"
+	[[ -f "$spec" ]] || die "full-suite: no spec file $spec"
+	out=${out:-$ROOT/reports/runs/$(date -u +%Y%m%dT%H%M%SZ)-$profile}
+	cmd_setup
+	cmd_build
+	local bench=("$BUILD/bin/rfuse-bench" run --spec "$spec" --profile "$profile" --out "$out" "${args[@]}")
+	local rc=0
+	if ((vm)); then
+		# The guest sees the host read-only; $out is its writable share.
+		mkdir -p "$out"
+		RFUSE_VM_OUT=$out RFUSE_VM_MEM=${RFUSE_VM_MEM:-12G} "$ROOT/harness/vm/vm.sh" -- \
+			/bin/sh -c 'f=/sys/module/fuse/parameters/enable_uring; [ -f $f ] && echo Y > $f; exec "$@"' sh \
+			"${bench[@]}" || rc=$?
+	else
+		# The uring points need FUSE over io_uring switched on (the kernel
+		# reads it at mount time); put it back as it was afterwards.
+		local uring=/sys/module/fuse/parameters/enable_uring uring_was=""
+		if [[ -f $uring ]]; then
+			uring_was=$(cat "$uring")
+			[[ $uring_was == Y ]] || { echo Y >"$uring"; } 2>/dev/null || say "full-suite: cannot enable $uring"
+		fi
+		"${bench[@]}" || rc=$?
+		if [[ -n $uring_was && $uring_was != Y ]]; then { echo "$uring_was" >"$uring"; } 2>/dev/null || true; fi
+	fi
+	# 0: all points ok or skipped; 3: some failed (recorded in the report).
+	[[ $rc -eq 0 || $rc -eq 3 ]] || return $rc
+	if [[ -f "$ROOT/reports/plot/plot.py" ]]; then
+		/usr/bin/python3 "$ROOT/reports/plot/plot.py" "$out" || say "full-suite: plotting failed"
+	fi
+	if ((rc)); then say "full-suite: some points failed (see 'reason' in the report)"; fi
+	say "full-suite: report in $out/report.json"
+	return $rc
 }
 
 main() {
@@ -115,9 +193,10 @@ main() {
 	build) cmd_setup; cmd_build "$@" ;;
 	test) cmd_test "$@" ;;
 	vm) cmd_vm "$@" ;;
+	vm-image) cmd_setup; exec "$ROOT/harness/vm/vm-image.sh" ;;
 	full-suite) cmd_full_suite "$@" ;;
 	kver) kernel_abi ;;
-	*) die "unknown command '$sub' (setup, build, test, vm, full-suite)" ;;
+	*) die "unknown command '$sub' (setup, build, test, vm, vm-image, full-suite)" ;;
 	esac
 }
 

@@ -8,8 +8,10 @@
 
 #include <fuse_lowlevel.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace rfuse {
 
@@ -20,27 +22,57 @@ namespace rfuse {
 //   RFUSE_WORKERS     worker threads per ring/queue (default 2)
 //   RFUSE_RINGS       number of ring channels (rfuse; default: online CPUs)
 //   RFUSE_POLL_US     poll window in microseconds (rfuse; default 50)
+//   RFUSE_STATS_FILE  where librfuse writes its JSON statistics (transport
+//                     requested/used, fallback reason, request counters per
+//                     path): at unmount, at exit, and on SIGUSR1
 struct TransportOptions {
 	std::string name;
 	bool fallback = false;
 	unsigned workers_per_ring = 2;
 	unsigned rings = 0;
 	unsigned poll_us = 50;
-	static TransportOptions from_env();
+	// Parses the variables above. Returns false with a one-line message in
+	// *error for a value it cannot use (unknown transport, RFUSE_WORKERS=0...).
+	static bool from_env(TransportOptions *out, std::string *error);
+};
+
+// What a transport reports for the statistics file.
+struct TransportStats {
+	std::string used;              // transport really serving: "rfuse", "uring", "fuse"
+	std::string fallback_reason;   // why `used` differs from the one asked for; else empty
+	std::uint64_t ring_requests = 0;      // requests served over the transport's own channel
+	std::uint64_t dev_fuse_requests = 0;  // requests served over /dev/fuse
+	std::vector<std::uint64_t> per_ring;  // ring_requests split by ring/queue (may be empty)
+	std::uint64_t dev_fuse_forgets = 0;   // of dev_fuse_requests: FORGET / BATCH_FORGET
 };
 
 class Transport {
 public:
+	// loop() may return this to have librfuse run libfuse's own loop on the
+	// session (exactly as the program asked for it), e.g. after a transport
+	// found out post-mount that it must fall back to /dev/fuse.
+	static constexpr int kServeWithLibfuse = -100000;
+
 	virtual ~Transport() = default;
 	virtual const char *name() const = 0;
+	// Empty when the transport can run on this machine, else one line saying
+	// why not (module missing, feature off...). Called before mount();
+	// librfuse then refuses the mount or, with RFUSE_FALLBACK=1, mounts
+	// classic FUSE instead and reports the reason.
+	virtual std::string probe() { return {}; }
 	// Replaces fuse_session_mount(): 0 on success, -1 with a one-line
 	// message on stderr otherwise.
 	virtual int mount(fuse_session *se, const char *mountpoint) = 0;
 	// Replaces the loops: serves until the kernel side goes away or the
-	// session is told to exit. Returns what libfuse's loops return.
+	// session is told to exit. Returns what libfuse's loops return (or
+	// kServeWithLibfuse). max_threads is 1 when the program asked for the
+	// single-threaded loop (its handlers may not be thread-safe), else 0.
 	virtual int loop(fuse_session *se, unsigned max_threads) = 0;
 	// Replaces fuse_session_unmount(). Idempotent.
 	virtual void unmount(fuse_session *se) = 0;
+	// Counters for the statistics file; may be called from any thread at
+	// any time (also while loop() runs).
+	virtual TransportStats stats() const { return TransportStats{name(), {}, 0, 0, {}, 0}; }
 };
 
 } // namespace rfuse

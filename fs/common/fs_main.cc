@@ -2,6 +2,7 @@
 #include "mountinfo.hpp"
 
 #include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -34,6 +35,25 @@ std::string check_mountpoint(const char *mp)
 	return {};
 }
 
+int note_nonoption(void *data, const char *arg, int key, fuse_args *)
+{
+	if (key == FUSE_OPT_KEY_NONOPT)
+		*static_cast<std::string *>(data) = arg;
+	return 1;
+}
+
+// The last argument that is not an option: the mount point, as
+// fuse_parse_cmdline() will see it. Empty when there is none.
+std::string last_nonoption(const fuse_args *args)
+{
+	std::string last;
+	fuse_args copy = FUSE_ARGS_INIT(args->argc, args->argv);
+	if (fuse_opt_parse(&copy, &last, nullptr, note_nonoption) != 0)
+		last.clear();
+	fuse_opt_free_args(&copy);
+	return last;
+}
+
 } // namespace
 
 void print_usage(const Program &prog, std::FILE *out)
@@ -54,6 +74,18 @@ void print_usage(const Program &prog, std::FILE *out)
 
 int serve(const Program &prog, fuse_args *args, const fuse_lowlevel_ops *ops, void *userdata)
 {
+	// fuse_parse_cmdline() rejects a mount point it cannot resolve with a
+	// usage error; a missing directory deserves one clear line instead.
+	if (std::string named = last_nonoption(args); !named.empty()) {
+		if (std::string why = check_mountpoint(named.c_str()); !why.empty()) {
+			std::fprintf(stderr, "%s: %s\n", prog.name, why.c_str());
+			return kExitFailure;
+		}
+	}
+	// The mount shows up as fuse.<name> whatever the binary is called.
+	std::string subtype = std::string("-osubtype=") + prog.name;
+	fuse_opt_insert_arg(args, 1, subtype.c_str());
+
 	fuse_cmdline_opts opts {};
 	if (fuse_parse_cmdline(args, &opts) != 0) {
 		print_usage(prog, stderr);
@@ -107,7 +139,8 @@ int serve(const Program &prog, fuse_args *args, const fuse_lowlevel_ops *ops, vo
 	} else {
 		fuse_loop_config *cfg = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(cfg, static_cast<unsigned int>(opts.clone_fd));
-		fuse_loop_cfg_set_idle_threads(cfg, opts.max_idle_threads);
+		if (opts.max_idle_threads != UINT_MAX) // UINT_MAX = not given
+			fuse_loop_cfg_set_idle_threads(cfg, opts.max_idle_threads);
 		fuse_loop_cfg_set_max_threads(cfg, opts.max_threads);
 		rc = fuse_session_loop_mt(se, cfg);
 		fuse_loop_cfg_destroy(cfg);

@@ -1,0 +1,152 @@
+// stackfs-fuse [options] <source> <mountpoint>: see stackfs.hpp.
+#include "fs_main.hpp"
+#include "stackfs.hpp"
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+namespace {
+
+const fs_common::Program kProgram = {
+	"stackfs",
+	"[options] <source> <mountpoint>",
+	"    -o cache=never|auto|always  like passthrough_ll: never = direct I/O and\n"
+	"                           no caching of names/attributes (timeouts 0); auto\n"
+	"                           = page cache dropped at open (timeouts 1.0);\n"
+	"                           always = page cache kept (timeouts 86400)\n"
+	"    -o entry_timeout=S     seconds the kernel may cache names (default: by cache=)\n"
+	"    -o attr_timeout=S      seconds the kernel may cache attributes (default: by cache=)\n",
+};
+
+struct RawOptions {
+	char *source = nullptr;
+	char *cache = nullptr;
+	char *entry_timeout = nullptr;
+	char *attr_timeout = nullptr;
+};
+
+const fuse_opt kOptionSpec[] = {
+	{"cache=%s", offsetof(RawOptions, cache), 0},
+	{"entry_timeout=%s", offsetof(RawOptions, entry_timeout), 0},
+	{"attr_timeout=%s", offsetof(RawOptions, attr_timeout), 0},
+	FUSE_OPT_END,
+};
+
+// The first non-option argument is the source; the next (the mount point)
+// stays for libfuse.
+int take_source(void *data, const char *arg, int key, fuse_args *)
+{
+	auto *raw = static_cast<RawOptions *>(data);
+	if (key != FUSE_OPT_KEY_NONOPT)
+		return 1;
+	if (raw->source == nullptr) {
+		raw->source = strdup(arg);
+		return 0;
+	}
+	return 1;
+}
+
+// Fills `cfg` from what fuse_opt_parse found; false (message printed) on a bad value.
+bool make_config(const RawOptions &raw, stackfs::Config *cfg)
+{
+	if (raw.source == nullptr) {
+		std::fprintf(stderr, "%s: no source directory given\n", kProgram.name);
+		return false;
+	}
+	cfg->source = raw.source;
+	double default_timeout = 1.0;
+	if (raw.cache != nullptr) {
+		if (std::strcmp(raw.cache, "never") == 0) {
+			cfg->cache = stackfs::CacheMode::kNever;
+			default_timeout = 0.0;
+		} else if (std::strcmp(raw.cache, "auto") == 0) {
+			cfg->cache = stackfs::CacheMode::kAuto;
+		} else if (std::strcmp(raw.cache, "always") == 0) {
+			cfg->cache = stackfs::CacheMode::kAlways;
+			default_timeout = 86400.0;
+		} else {
+			std::fprintf(stderr, "%s: invalid cache '%s'\n", kProgram.name, raw.cache);
+			return false;
+		}
+	}
+	cfg->entry_timeout = cfg->attr_timeout = default_timeout;
+	if (raw.entry_timeout && !fs_common::parse_seconds(raw.entry_timeout, &cfg->entry_timeout)) {
+		std::fprintf(stderr, "%s: invalid entry_timeout '%s'\n", kProgram.name, raw.entry_timeout);
+		return false;
+	}
+	if (raw.attr_timeout && !fs_common::parse_seconds(raw.attr_timeout, &cfg->attr_timeout)) {
+		std::fprintf(stderr, "%s: invalid attr_timeout '%s'\n", kProgram.name, raw.attr_timeout);
+		return false;
+	}
+	return true;
+}
+
+// One O_PATH descriptor per inode in use: allow as many as the hard limit.
+void raise_fd_limit()
+{
+	rlimit lim;
+	if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+		lim.rlim_cur = lim.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &lim);
+	}
+}
+
+// Parses, checks the source, serves. Returns the exit code.
+int run(fuse_args *args, RawOptions *raw)
+{
+	if (fuse_opt_parse(args, raw, kOptionSpec, take_source) != 0) {
+		fs_common::print_usage(kProgram, stderr);
+		return fs_common::kExitUsage;
+	}
+	// -h and -V need no source; let serve() answer them.
+	bool help_or_version = false;
+	for (int i = 1; i < args->argc; ++i)
+		for (const char *flag : {"-h", "--help", "-V", "--version"})
+			help_or_version |= std::strcmp(args->argv[i], flag) == 0;
+	stackfs::Config cfg;
+	if (!help_or_version) {
+		if (!make_config(*raw, &cfg)) {
+			fs_common::print_usage(kProgram, stderr);
+			return fs_common::kExitUsage;
+		}
+		struct stat st;
+		if (stat(cfg.source.c_str(), &st) != 0) {
+			std::fprintf(stderr, "%s: source %s: %s\n", kProgram.name, cfg.source.c_str(),
+				     std::strerror(errno));
+			return fs_common::kExitFailure;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			std::fprintf(stderr, "%s: source %s is not a directory\n", kProgram.name, cfg.source.c_str());
+			return fs_common::kExitFailure;
+		}
+	}
+	stackfs::StackFs fs(cfg);
+	if (!help_or_version && !fs.error().empty()) {
+		std::fprintf(stderr, "%s: %s\n", kProgram.name, fs.error().c_str());
+		return fs_common::kExitFailure;
+	}
+	// Modes arrive with the caller's umask already applied by the kernel.
+	umask(0);
+	raise_fd_limit();
+	return fs_common::serve(kProgram, args, stackfs::operations(), &fs);
+}
+
+} // namespace
+
+int main(int argc, char *argv[])
+{
+	fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	RawOptions raw;
+	int rc = run(&args, &raw);
+	fuse_opt_free_args(&args);
+	std::free(raw.source);
+	std::free(raw.cache);
+	std::free(raw.entry_timeout);
+	std::free(raw.attr_timeout);
+	return rc;
+}

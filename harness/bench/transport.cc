@@ -1,0 +1,220 @@
+#include "transport.hpp"
+
+#include "mount.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace bench {
+namespace {
+
+using nlohmann::json;
+
+bool exists(const std::string &path)
+{
+	return access(path.c_str(), F_OK) == 0;
+}
+
+class NativeTarget : public MountedTarget {
+public:
+	NativeTarget(const BackingStore &store) : store_(store) {}
+	const std::string &workdir() const override { return store_.data_dir(); }
+	std::string stop() override { return ""; }
+	json describe() const override
+	{
+		return {{"kind", "native"},
+			{"store", store_.kind()},
+			{"mountpoint", store_.mountpoint()},
+			{"loop_device", store_.loop_device()},
+			{"size_bytes", store_.size()}};
+	}
+
+private:
+	const BackingStore &store_;
+};
+
+class NativeTransport : public Transport {
+public:
+	std::string name() const override { return "native"; }
+	std::string description() const override
+	{
+		return "in-kernel filesystem, no daemon: stackfs -> its backing store, memfs -> tmpfs";
+	}
+	std::string unavailable_reason(const FsDef &fs, const std::string &) const override
+	{
+		if (fs.native.empty())
+			return fs.name + " has no in-kernel counterpart";
+		return "";
+	}
+	std::string backing_kind(const FsDef &fs, const Point &point) const override
+	{
+		return fs.native == "backing" ? point.backing : fs.native;
+	}
+	std::unique_ptr<MountedTarget> mount(const MountRequest &req) const override
+	{
+		if (req.backing == nullptr)
+			throw std::logic_error("native transport without a backing store");
+		return std::make_unique<NativeTarget>(*req.backing);
+	}
+};
+
+class DaemonTarget : public MountedTarget {
+public:
+	DaemonTarget(harness::DaemonSpec spec, const std::string &mount_dir, json config)
+		: mount_dir_(mount_dir), config_(std::move(config))
+	{
+		try {
+			fs_ = std::make_unique<harness::MountedFs>(std::move(spec));
+		} catch (...) {
+			rmdir(mount_dir_.c_str());
+			throw;
+		}
+		config_["daemon_pid"] = fs_->pid();
+		config_["fstype"] = fs_->fstype();
+	}
+	~DaemonTarget() override { stop(); }
+	const std::string &workdir() const override { return fs_->mountpoint(); }
+	bool daemon_alive() override { return !stopped_ && fs_->daemon_alive(); }
+	pid_t daemon_pid() const override { return fs_->pid(); }
+	std::string stop() override
+	{
+		if (stopped_)
+			return stop_error_;
+		stopped_ = true;
+		bool died = !fs_->daemon_alive();
+		int status = fs_->stop();
+		rmdir(mount_dir_.c_str());
+		// A daemon we unmounted exits 0; one that died before that, or
+		// exits with an error after the unmount, is a failure.
+		if (died || status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			stop_error_ = std::string("daemon ") + (died ? "died during the point: " : "") +
+				      describe_wait_status(status);
+		return stop_error_;
+	}
+	std::string log_tail() const override { return fs_->log_tail(2048); }
+	json describe() const override { return config_; }
+
+private:
+	std::string mount_dir_;
+	json config_;
+	std::unique_ptr<harness::MountedFs> fs_;
+	bool stopped_ = false;
+	std::string stop_error_;
+};
+
+class DaemonTransport : public Transport {
+public:
+	DaemonTransport(std::string name, std::string suffix, std::string env_transport, std::string device,
+			std::string description)
+		: name_(std::move(name)), suffix_(std::move(suffix)), env_transport_(std::move(env_transport)),
+		  device_(std::move(device)), description_(std::move(description))
+	{
+	}
+	std::string name() const override { return name_; }
+	std::string description() const override { return description_; }
+	std::string unavailable_reason(const FsDef &fs, const std::string &bin_dir) const override
+	{
+		if (!exists(device_))
+			return device_ + " does not exist" +
+			       (name_ == "rfuse" ? " (rfuse.ko not loaded; run it in the VM: ./run.sh vm -- ...)"
+						 : name_ == "uring" ? " (kernel without FUSE over io_uring)" : "");
+		std::string bin = bin_dir + "/" + fs.name + suffix_;
+		if (access(bin.c_str(), X_OK) != 0)
+			return bin + " is not built";
+		if (name_ == "uring" && !uring_enabled())
+			return "FUSE over io_uring is off (" + device_ + " is N; as root: echo Y > " + device_ + ")";
+		return "";
+	}
+	std::string backing_kind(const FsDef &fs, const Point &point) const override
+	{
+		return fs.needs_backing ? point.backing : "";
+	}
+	std::unique_ptr<MountedTarget> mount(const MountRequest &req) const override
+	{
+		std::string tmpl = req.mount_root + "/mnt-XXXXXX";
+		if (mkdtemp(tmpl.data()) == nullptr)
+			throw std::runtime_error("mkdtemp " + tmpl + ": " + std::strerror(errno));
+		harness::DaemonSpec spec;
+		spec.argv.push_back(req.bin_dir + "/" + req.fs.name + suffix_);
+		for (std::string arg : req.fs.args) {
+			size_t at = arg.find("{source}");
+			if (at != std::string::npos) {
+				if (req.backing == nullptr)
+					throw std::logic_error(req.fs.name + " needs a backing store");
+				arg.replace(at, 8, req.backing->data_dir());
+			}
+			spec.argv.push_back(arg);
+		}
+		spec.mountpoint = tmpl;
+		spec.log_path = req.log_path;
+		if (!env_transport_.empty()) {
+			spec.env["RFUSE_TRANSPORT"] = env_transport_;
+			spec.env["RFUSE_FALLBACK"] = "0"; // measure what was asked for, or fail
+		}
+		json config = {{"kind", "daemon"},
+			       {"argv", spec.argv},
+			       {"appended_args", {"-f", tmpl}},
+			       {"env", spec.env},
+			       {"mountpoint", tmpl},
+			       {"log", req.log_path}};
+		if (req.backing != nullptr)
+			config["backing"] = {{"store", req.backing->kind()},
+					     {"mountpoint", req.backing->mountpoint()},
+					     {"source", req.backing->data_dir()},
+					     {"loop_device", req.backing->loop_device()},
+					     {"size_bytes", req.backing->size()}};
+		return std::make_unique<DaemonTarget>(std::move(spec), tmpl, std::move(config));
+	}
+
+private:
+	// The kernel reads the parameter at mount time. Switching it on is the
+	// caller's decision (./run.sh full-suite does), not a side effect here.
+	bool uring_enabled() const
+	{
+		std::ifstream in(device_);
+		std::string v;
+		in >> v;
+		return v == "Y" || v == "1";
+	}
+
+	std::string name_, suffix_, env_transport_, device_, description_;
+};
+
+} // namespace
+
+const Transport &transport(const std::string &name)
+{
+	static const NativeTransport native;
+	static const DaemonTransport fuse("fuse", "-fuse", "", "/dev/fuse", "classic FUSE over /dev/fuse (<fs>-fuse)");
+	static const DaemonTransport rfuse("rfuse", "-rfuse", "rfuse", "/dev/rfuse",
+					   "RFUSE per-CPU ring channels (<fs>-rfuse, RFUSE_TRANSPORT=rfuse)");
+	static const DaemonTransport uring("uring", "-rfuse", "uring", "/sys/module/fuse/parameters/enable_uring",
+					   "FUSE over io_uring (<fs>-rfuse, RFUSE_TRANSPORT=uring)");
+	if (name == "native")
+		return native;
+	if (name == "fuse")
+		return fuse;
+	if (name == "rfuse")
+		return rfuse;
+	if (name == "uring")
+		return uring;
+	throw ConfigError("unknown transport '" + name + "' (valid: " + join(transport_names()) + ")");
+}
+
+std::string describe_wait_status(int status)
+{
+	if (status == -1)
+		return "had to be killed";
+	if (WIFEXITED(status))
+		return "exited with status " + std::to_string(WEXITSTATUS(status));
+	if (WIFSIGNALED(status))
+		return "killed by signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
+	return "status " + std::to_string(status);
+}
+
+} // namespace bench

@@ -1,0 +1,264 @@
+// The libfuse3 entry points librfuse interposes. A program linked with
+// librfuse ahead of -lfuse3, or run with LD_PRELOAD=librfuse.so, binds its
+// (and libfuse's own, through the PLT) calls of fuse_session_mount / _loop /
+// _loop_mt / _unmount / _destroy to the definitions here. They choose a
+// transport per session and reach libfuse's real ones through dlvsym().
+//
+// Symbol versions mirror libfuse3.so.3 (objdump -T): the version script
+// librfuse.map declares the nodes, the symver attributes below bind each
+// definition to its name@version.
+#include "librfuse_internal.hpp"
+
+#include <dlfcn.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <vector>
+
+namespace rfuse::detail {
+namespace {
+
+template <typename Fn>
+void resolve(Fn *slot, const char *name, const char *version)
+{
+	void *sym = dlvsym(RTLD_NEXT, name, version);
+	if (sym == nullptr) {
+		std::fprintf(stderr, "librfuse: cannot find libfuse3's %s@%s (%s): is libfuse3.so.3 loaded?\n",
+			     name, version, dlerror());
+		std::abort();
+	}
+	*slot = reinterpret_cast<Fn>(sym);
+}
+
+struct Session {
+	std::unique_ptr<Transport> transport;
+	SessionReport report; // requested, mountpoint, loop entry, librfuse's own fallback
+};
+
+// Sessions librfuse mounted. Leaked on purpose: the atexit stats writer and
+// late destroy calls may run after static destructors.
+struct SessionTable {
+	std::mutex lock;
+	std::map<fuse_session *, std::shared_ptr<Session>> sessions;
+	std::vector<SessionReport> finished; // destroyed sessions, for the final report
+};
+SessionTable &table()
+{
+	static SessionTable *t = new SessionTable;
+	return *t;
+}
+
+std::shared_ptr<Session> find_session(fuse_session *se)
+{
+	std::lock_guard<std::mutex> g(table().lock);
+	auto it = table().sessions.find(se);
+	return it == table().sessions.end() ? nullptr : it->second;
+}
+
+int mount_session(fuse_session *se, const char *mountpoint)
+{
+	TransportOptions opts;
+	std::string error;
+	if (!TransportOptions::from_env(&opts, &error)) {
+		log("%s", error.c_str());
+		return -1;
+	}
+	auto session = std::make_shared<Session>();
+	session->report.requested = opts.name;
+	session->report.mountpoint = mountpoint != nullptr ? mountpoint : "";
+
+	session->transport = make_transport(opts, &error);
+	if (!session->transport) {
+		log("%s", error.c_str());
+		return -1;
+	}
+	if (std::string why = session->transport->probe(); !why.empty()) {
+		if (!opts.fallback) {
+			log("transport %s is unavailable: %s (set RFUSE_FALLBACK=1 to use classic FUSE instead)",
+			    opts.name.c_str(), why.c_str());
+			return -1;
+		}
+		log("transport %s is unavailable: %s; RFUSE_FALLBACK=1: using classic FUSE (/dev/fuse)",
+		    opts.name.c_str(), why.c_str());
+		session->report.fallback_reason = why;
+		session->transport = make_fuse_transport();
+	}
+	// Before the mount shows up: whoever sees it may send SIGUSR1 at once.
+	start_stats_reporting();
+	if (session->transport->mount(se, mountpoint) != 0)
+		return -1;
+	session->report.mounted = true;
+	{
+		std::lock_guard<std::mutex> g(table().lock);
+		table().sessions[se] = session;
+	}
+	write_stats_file();
+	return 0;
+}
+
+// Runs the program's loop on the session's transport; `libfuse_loop` is
+// libfuse's own loop exactly as the program asked for it.
+int run_loop(fuse_session *se, const char *entry, unsigned max_threads,
+	     const std::function<int()> &libfuse_loop)
+{
+	std::shared_ptr<Session> session = find_session(se);
+	if (!session)
+		return libfuse_loop(); // not mounted through us (e.g. mounted before we were loaded)
+	{
+		std::lock_guard<std::mutex> g(table().lock);
+		session->report.loop_entry = entry;
+	}
+	start_stats_thread();
+	int rc = session->transport->loop(se, max_threads);
+	if (rc == Transport::kServeWithLibfuse) {
+		write_stats_file(); // the transport in use is settled now
+		rc = libfuse_loop();
+	}
+	write_stats_file();
+	return rc;
+}
+
+void unmount_session(fuse_session *se)
+{
+	std::shared_ptr<Session> session = find_session(se);
+	if (!session) {
+		real().session_unmount(se);
+		return;
+	}
+	session->transport->unmount(se);
+	{
+		std::lock_guard<std::mutex> g(table().lock);
+		session->report.mounted = false;
+	}
+	write_stats_file();
+}
+
+void destroy_session(fuse_session *se)
+{
+	std::shared_ptr<Session> session = find_session(se);
+	if (session) {
+		// libfuse's destroy unmounts a still-mounted session; the transport
+		// goes first so its threads and rings are gone before the fd.
+		if (session->report.mounted)
+			unmount_session(se);
+		SessionReport final_report = session->report;
+		final_report.stats = session->transport->stats();
+		{
+			std::lock_guard<std::mutex> g(table().lock);
+			table().sessions.erase(se);
+			table().finished.push_back(std::move(final_report));
+		}
+		session.reset(); // joins whatever the transport still runs
+		write_stats_file();
+	}
+	real().session_destroy(se);
+}
+
+} // namespace
+
+const RealLibfuse &real()
+{
+	static const RealLibfuse r = [] {
+		RealLibfuse x {};
+		resolve(&x.session_mount, "fuse_session_mount", "FUSE_3.0");
+		resolve(&x.session_unmount, "fuse_session_unmount", "FUSE_3.0");
+		resolve(&x.session_loop, "fuse_session_loop", "FUSE_3.0");
+		resolve(&x.session_loop_mt_31, "fuse_session_loop_mt_31", "FUSE_3.2");
+		resolve(&x.session_loop_mt_32, "fuse_session_loop_mt_32", "FUSE_3.2");
+		resolve(&x.session_loop_mt_312, "fuse_session_loop_mt_312", "FUSE_3.12");
+		resolve(&x.session_destroy, "fuse_session_destroy", "FUSE_3.0");
+		return x;
+	}();
+	return r;
+}
+
+void log(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	std::vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	std::fprintf(stderr, "librfuse: %s\n", line);
+}
+
+std::vector<SessionReport> collect_sessions()
+{
+	std::vector<std::shared_ptr<Session>> live;
+	std::vector<SessionReport> out;
+	{
+		std::lock_guard<std::mutex> g(table().lock);
+		out = table().finished;
+		for (auto &[se, s] : table().sessions) {
+			live.push_back(s);
+			out.push_back(s->report);
+		}
+	}
+	size_t first_live = out.size() - live.size();
+	for (size_t i = 0; i < live.size(); ++i)
+		out[first_live + i].stats = live[i]->transport->stats();
+	return out;
+}
+
+} // namespace rfuse::detail
+
+using namespace rfuse::detail;
+
+// The exported definitions. Internal names are local (librfuse.map); the
+// symver attributes give them libfuse's names and versions.
+extern "C" {
+
+__attribute__((symver("fuse_session_mount@@FUSE_3.0")))
+int rfuse_session_mount(fuse_session *se, const char *mountpoint)
+{
+	return mount_session(se, mountpoint);
+}
+
+__attribute__((symver("fuse_session_unmount@@FUSE_3.0")))
+void rfuse_session_unmount(fuse_session *se)
+{
+	unmount_session(se);
+}
+
+__attribute__((symver("fuse_session_destroy@@FUSE_3.0")))
+void rfuse_session_destroy(fuse_session *se)
+{
+	destroy_session(se);
+}
+
+__attribute__((symver("fuse_session_loop@@FUSE_3.0")))
+int rfuse_session_loop(fuse_session *se)
+{
+	return run_loop(se, "fuse_session_loop@FUSE_3.0", 1,
+			[se] { return real().session_loop(se); });
+}
+
+// API < 3.2 programs: fuse_session_loop_mt@FUSE_3.0 is the same function.
+__attribute__((symver("fuse_session_loop_mt_31@@FUSE_3.2"), symver("fuse_session_loop_mt@FUSE_3.0")))
+int rfuse_session_loop_mt_31(fuse_session *se, int clone_fd)
+{
+	return run_loop(se, "fuse_session_loop_mt_31@FUSE_3.2", 0,
+			[se, clone_fd] { return real().session_loop_mt_31(se, clone_fd); });
+}
+
+// API 3.2 .. 3.11 programs (struct fuse_loop_config_v1).
+__attribute__((symver("fuse_session_loop_mt_32@@FUSE_3.2"), symver("fuse_session_loop_mt@FUSE_3.2")))
+int rfuse_session_loop_mt_32(fuse_session *se, void *config_v1)
+{
+	return run_loop(se, "fuse_session_loop_mt_32@FUSE_3.2", 0,
+			[se, config_v1] { return real().session_loop_mt_32(se, config_v1); });
+}
+
+// API 3.12+ programs bind fuse_session_loop_mt@FUSE_3.12; libfuse's own
+// fuse_loop_mt() calls fuse_session_loop_mt_312.
+__attribute__((symver("fuse_session_loop_mt_312@@FUSE_3.12"), symver("fuse_session_loop_mt@@FUSE_3.12")))
+int rfuse_session_loop_mt_312(fuse_session *se, fuse_loop_config *config)
+{
+	return run_loop(se, "fuse_session_loop_mt_312@FUSE_3.12", 0,
+			[se, config] { return real().session_loop_mt_312(se, config); });
+}
+
+} // extern "C"

@@ -1,0 +1,371 @@
+// Unit tests of rfuse-bench's pieces that need no mount: the fio JSON
+// parser (against real fio output saved from a tmpfs run), the job template
+// renderer, the statistics, the thread counts and CPU order, and the
+// up-front refusal of bad names and malformed specs.
+#include "config.hpp"
+#include "cpu.hpp"
+#include "fio.hpp"
+#include "macro.hpp"
+#include "metadata.hpp"
+#include "stats.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sched.h>
+#include <sstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace {
+
+std::string fixture(const std::string &name)
+{
+	std::ifstream in(std::string(RFUSE_TEST_DATA_DIR) + "/" + name);
+	std::stringstream ss;
+	ss << in.rdbuf();
+	return ss.str();
+}
+
+TEST(FioParser, GroupReportedRandRead)
+{
+	// fio-3.33, randread 4k, 2 jobs x 16 MiB, group_reporting, tmpfs.
+	bench::FioResult r = bench::parse_fio_json(fixture("fio-randread-4k-tmpfs.json"));
+	ASSERT_TRUE(r.ok) << r.error;
+	EXPECT_EQ(r.fio_version, "fio-3.33");
+	EXPECT_EQ(r.jobs.size(), 1u);
+	EXPECT_DOUBLE_EQ(r.metrics.at("read.bandwidth").value, 906876540.0 / 1048576.0);
+	EXPECT_EQ(r.metrics.at("read.bandwidth").unit, "MiB/s");
+	EXPECT_DOUBLE_EQ(r.metrics.at("read.iops").value, 221405.405405);
+	EXPECT_EQ(r.metrics.at("read.iops").unit, "ops/s");
+	EXPECT_DOUBLE_EQ(r.metrics.at("read.io").value, 32.0);
+	EXPECT_DOUBLE_EQ(r.metrics.at("read.lat_mean").value, 6470.943237 / 1000.0);
+	EXPECT_DOUBLE_EQ(r.metrics.at("read.lat_p50").value, 1.112);
+	EXPECT_DOUBLE_EQ(r.metrics.at("read.lat_p99").value, 8.256);
+	EXPECT_DOUBLE_EQ(r.metrics.at("read.lat_p99_9").value, 13.888);
+	EXPECT_EQ(r.metrics.at("read.lat_p99").unit, "us");
+	// A read job moved no written data: no write.* figures.
+	EXPECT_EQ(r.metrics.count("write.bandwidth"), 0u);
+}
+
+TEST(FioParser, SeparateJobsAreSummed)
+{
+	// fio-3.33, seq write 128k, 2 jobs x 16 MiB, no group_reporting.
+	bench::FioResult r = bench::parse_fio_json(fixture("fio-seqwrite-128k-2jobs-tmpfs.json"));
+	ASSERT_TRUE(r.ok) << r.error;
+	EXPECT_EQ(r.jobs.size(), 2u);
+	EXPECT_DOUBLE_EQ(r.metrics.at("write.bandwidth").value, (1118481066.0 + 2097152000.0) / 1048576.0);
+	EXPECT_DOUBLE_EQ(r.metrics.at("write.iops").value, 8533.333333 + 16000.0);
+	EXPECT_DOUBLE_EQ(r.metrics.at("write.io").value, 32.0);
+	// Mean weighted by I/O count (128 each), percentiles the worst job's.
+	EXPECT_DOUBLE_EQ(r.metrics.at("write.lat_mean").value, (113744.125 + 59933.8125) / 2 / 1000.0);
+	EXPECT_DOUBLE_EQ(r.metrics.at("write.lat_p50").value, 26.240);
+	EXPECT_DOUBLE_EQ(r.metrics.at("write.lat_p99").value, 81.408);
+	EXPECT_DOUBLE_EQ(r.metrics.at("write.lat_p99_9").value, 11075.584);
+	EXPECT_EQ(r.metrics.count("read.bandwidth"), 0u);
+}
+
+TEST(FioParser, SkipsFioChatterBeforeTheJson)
+{
+	std::string text = "fio: note: both iodepth >= 1 and synchronous I/O engine\n" +
+			   fixture("fio-randread-4k-tmpfs.json");
+	bench::FioResult r = bench::parse_fio_json(text);
+	EXPECT_TRUE(r.ok) << r.error;
+}
+
+TEST(FioParser, JobErrorIsAFailure)
+{
+	nlohmann::json doc = nlohmann::json::parse(fixture("fio-randread-4k-tmpfs.json"));
+	doc["jobs"][0]["error"] = 107;
+	bench::FioResult r = bench::parse_fio_json(doc.dump());
+	EXPECT_FALSE(r.ok);
+	EXPECT_NE(r.error.find("error 107"), std::string::npos) << r.error;
+	EXPECT_NE(r.error.find("not connected"), std::string::npos) << r.error;
+}
+
+TEST(FioParser, GarbageIsAFailure)
+{
+	EXPECT_FALSE(bench::parse_fio_json("").ok);
+	EXPECT_FALSE(bench::parse_fio_json("fio: failed parsing directory=/x\n").ok);
+	EXPECT_FALSE(bench::parse_fio_json("{\"jobs\": [").ok);
+	EXPECT_FALSE(bench::parse_fio_json("{\"jobs\": []}").ok);
+	bench::FioResult nothing = bench::parse_fio_json("{\"jobs\": [{\"jobname\": \"x\", \"error\": 0}]}");
+	EXPECT_FALSE(nothing.ok);
+	EXPECT_EQ(nothing.error, "fio moved no data");
+}
+
+TEST(Template, FillsKnownVariablesAndRefusesUnknownOnes)
+{
+	EXPECT_EQ(bench::render_template("directory=${DIR}\nnumjobs=${N}\n", {{"DIR", "/m"}, {"N", "4"}}),
+		  "directory=/m\nnumjobs=4\n");
+	EXPECT_EQ(bench::render_template("no vars", {}), "no vars");
+	EXPECT_THROW(bench::render_template("x=${NOPE}", {{"DIR", "/m"}}), std::invalid_argument);
+	EXPECT_THROW(bench::render_template("x=${DIR", {{"DIR", "/m"}}), std::invalid_argument);
+}
+
+TEST(Stats, OddCount)
+{
+	bench::Summary s = bench::summarize({5, 1, 3});
+	EXPECT_EQ(s.n, 3);
+	EXPECT_DOUBLE_EQ(s.median, 3);
+	EXPECT_DOUBLE_EQ(s.min, 1);
+	EXPECT_DOUBLE_EQ(s.max, 5);
+	EXPECT_DOUBLE_EQ(s.mean, 3);
+	EXPECT_DOUBLE_EQ(s.stddev, 2); // sample stddev: sqrt((4+0+4)/2)
+}
+
+TEST(Stats, EvenCountAndEdgeCases)
+{
+	bench::Summary s = bench::summarize({4, 1, 2, 3});
+	EXPECT_DOUBLE_EQ(s.median, 2.5);
+	EXPECT_NEAR(s.stddev, 1.2909944487, 1e-9);
+	bench::Summary one = bench::summarize({7});
+	EXPECT_EQ(one.n, 1);
+	EXPECT_DOUBLE_EQ(one.median, 7);
+	EXPECT_DOUBLE_EQ(one.stddev, 0);
+	EXPECT_EQ(bench::summarize({}).n, 0);
+}
+
+TEST(Cpu, ThreadCountsDoubleAndEndWithTheMaximum)
+{
+	EXPECT_EQ(bench::scaling_thread_counts(1), (std::vector<int>{1}));
+	EXPECT_EQ(bench::scaling_thread_counts(2), (std::vector<int>{1, 2}));
+	EXPECT_EQ(bench::scaling_thread_counts(6), (std::vector<int>{1, 2, 4, 6}));
+	EXPECT_EQ(bench::scaling_thread_counts(8), (std::vector<int>{1, 2, 4, 8}));
+	EXPECT_EQ(bench::scaling_thread_counts(40), (std::vector<int>{1, 2, 4, 8, 16, 32, 40}));
+}
+
+TEST(Cpu, OrderIsAPermutationOfTheUsableCpus)
+{
+	cpu_set_t set;
+	ASSERT_EQ(sched_getaffinity(0, sizeof(set), &set), 0);
+	std::vector<int> order = bench::cpu_order();
+	ASSERT_EQ(static_cast<int>(order.size()), CPU_COUNT(&set));
+	std::vector<int> sorted = order;
+	std::sort(sorted.begin(), sorted.end());
+	EXPECT_TRUE(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end());
+	for (int c : order)
+		EXPECT_TRUE(CPU_ISSET(c, &set)) << c;
+	EXPECT_EQ(bench::cpu_list({3, 0, 5}, 2), "3,0");
+}
+
+TEST(Cpu, PinningMovesTheThread)
+{
+	std::vector<int> order = bench::cpu_order();
+	int cpu = order.back();
+	cpu_set_t saved;
+	ASSERT_EQ(sched_getaffinity(0, sizeof(saved), &saved), 0);
+	ASSERT_EQ(bench::pin_current_thread(cpu), 0);
+	EXPECT_EQ(sched_getcpu(), cpu);
+	ASSERT_EQ(sched_setaffinity(0, sizeof(saved), &saved), 0);
+}
+
+// The in-harness workloads on a plain directory: each runs, counts its
+// works, and leaves the files it is meant to leave.
+class Workload : public ::testing::Test {
+protected:
+	void SetUp() override
+	{
+		char tmpl[] = "/tmp/rfuse-bench-wl-XXXXXX";
+		ASSERT_NE(mkdtemp(tmpl), nullptr);
+		dir_ = tmpl;
+	}
+	void TearDown() override { std::system(("rm -rf '" + dir_ + "'").c_str()); }
+	std::string dir_;
+};
+
+TEST_F(Workload, EveryMetadataOpRunsAndCounts)
+{
+	std::vector<int> cpus = bench::cpu_order();
+	cpus.resize(std::min<size_t>(cpus.size(), 2));
+	for (const std::string &op : bench::metadata_ops()) {
+		std::string dir = dir_ + "/" + op;
+		ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
+		bench::MetadataParams p;
+		p.op = op;
+		p.dir = dir;
+		p.cpus = cpus;
+		p.duration_s = 0.2;
+		p.files_per_thread = 50;
+		p.dir_entries = 10;
+		bench::MetadataResult r = bench::run_metadata(p);
+		ASSERT_TRUE(r.ok) << op << ": " << r.error;
+		ASSERT_EQ(r.threads.size(), cpus.size());
+		for (size_t t = 0; t < cpus.size(); ++t) {
+			EXPECT_EQ(r.threads[t].cpu, cpus[t]);
+			EXPECT_GT(r.threads[t].works, 0) << op;
+			EXPECT_GT(r.threads[t].elapsed_s, 0) << op;
+		}
+		EXPECT_GT(r.works_per_sec, 0) << op;
+		if (op == "MWUL" || op == "MWUM") {
+			// Each thread unlinks exactly its own pool, no more.
+			for (const bench::MetadataThread &t : r.threads)
+				EXPECT_LE(t.works, 50) << op;
+		}
+	}
+	// MWCL made the files it counted, in private directories.
+	bench::MetadataParams p;
+	p.op = "MWCL";
+	p.dir = dir_ + "/count";
+	ASSERT_EQ(mkdir(p.dir.c_str(), 0755), 0);
+	p.cpus = {cpus[0]};
+	p.duration_s = 0.1;
+	bench::MetadataResult r = bench::run_metadata(p);
+	ASSERT_TRUE(r.ok) << r.error;
+	long long files = 0;
+	for (const auto &e : std::filesystem::directory_iterator(p.dir + "/t0.d"))
+		files += e.is_regular_file();
+	EXPECT_EQ(files, r.threads[0].works);
+}
+
+TEST_F(Workload, MetadataErrorsAreReported)
+{
+	bench::MetadataParams p;
+	p.op = "MRPH";
+	p.dir = dir_ + "/missing";
+	p.cpus = {bench::cpu_order()[0]};
+	bench::MetadataResult r = bench::run_metadata(p);
+	EXPECT_FALSE(r.ok);
+	EXPECT_NE(r.error.find("No such file"), std::string::npos) << r.error;
+}
+
+TEST_F(Workload, EveryMacroPersonalityRuns)
+{
+	std::vector<int> cpus = bench::cpu_order();
+	cpus.resize(std::min<size_t>(cpus.size(), 2));
+	for (const std::string &name : bench::macro_personalities()) {
+		std::string dir = dir_ + "/" + name;
+		ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
+		bench::MacroParams p = bench::macro_defaults(name);
+		p.dir = dir;
+		p.cpus = cpus;
+		p.duration_s = 0.2;
+		p.files = 40;
+		bench::MacroResult r = bench::run_macro(p);
+		ASSERT_TRUE(r.ok) << name << ": " << r.error;
+		for (const bench::MacroThread &t : r.threads) {
+			EXPECT_GT(t.iterations, 0) << name;
+			EXPECT_GT(t.ops, t.iterations) << name;
+			EXPECT_GT(t.bytes_read, 0u) << name;
+			EXPECT_GT(t.bytes_written, 0u) << name;
+		}
+		EXPECT_GT(r.ops_per_sec, 0) << name;
+		EXPECT_GT(r.mib_per_sec, 0) << name;
+	}
+}
+
+class Config : public ::testing::Test {
+protected:
+	void SetUp() override
+	{
+		catalog_ = bench::Catalog::load(std::string(RFUSE_SOURCE_DIR) + "/workloads");
+		char tmpl[] = "/tmp/rfuse-bench-spec-XXXXXX";
+		ASSERT_NE(mkdtemp(tmpl), nullptr);
+		dir_ = tmpl;
+	}
+	void TearDown() override { std::system(("rm -rf '" + dir_ + "'").c_str()); }
+
+	std::string write_spec(const std::string &text)
+	{
+		std::string path = dir_ + "/spec.json";
+		std::ofstream(path) << text;
+		return path;
+	}
+
+	// The ConfigError's message for this spec.
+	std::string refusal(const std::string &text)
+	{
+		try {
+			catalog_.load_spec(write_spec(text));
+		} catch (const bench::ConfigError &e) {
+			return e.what();
+		}
+		return "";
+	}
+
+	static std::string group(const std::string &fields)
+	{
+		return R"({"schema_version": 1, "name": "t", "groups": [{"name": "g", )" + fields + "}]}";
+	}
+
+	bench::Catalog catalog_;
+	std::string dir_;
+};
+
+TEST_F(Config, ShippedSuitesAndProfilesLoad)
+{
+	for (const char *suite : {"quick", "paper"})
+		EXPECT_NO_THROW(catalog_.load_spec(std::string(RFUSE_SOURCE_DIR) + "/workloads/suites/" + suite + ".json"))
+			<< suite;
+	for (const char *profile : {"quick", "standard", "paper"})
+		EXPECT_NO_THROW(catalog_.profile(profile)) << profile;
+	EXPECT_EQ(catalog_.fs_names(), (std::vector<std::string>{"memfs", "nullfs", "stackfs"}));
+}
+
+TEST_F(Config, UnknownNamesAreRefusedWithTheValidOnes)
+{
+	const std::string ok_rest = R"("transports": ["fuse"], "workloads": ["MWCL"])";
+	std::string e = refusal(group(R"("filesystems": ["zfs"], )" + ok_rest));
+	EXPECT_NE(e.find("unknown filesystem 'zfs'"), std::string::npos) << e;
+	EXPECT_NE(e.find("memfs, nullfs, stackfs"), std::string::npos) << e;
+
+	e = refusal(group(R"("filesystems": ["memfs"], "transports": ["virtio"], "workloads": ["MWCL"])"));
+	EXPECT_NE(e.find("unknown transport 'virtio'"), std::string::npos) << e;
+	EXPECT_NE(e.find("native, fuse, rfuse, uring"), std::string::npos) << e;
+
+	e = refusal(group(R"("filesystems": ["memfs"], "transports": ["fuse"], "workloads": ["MWXX"])"));
+	EXPECT_NE(e.find("unknown workload 'MWXX'"), std::string::npos) << e;
+	EXPECT_NE(e.find("MWCL"), std::string::npos) << e;
+
+	try {
+		catalog_.profile("huge");
+		ADD_FAILURE() << "no error for an unknown profile";
+	} catch (const bench::ConfigError &err) {
+		EXPECT_NE(std::string(err.what()).find("paper, quick, standard"), std::string::npos) << err.what();
+	}
+}
+
+TEST_F(Config, MalformedSpecsAreRefused)
+{
+	const std::string names = R"("filesystems": ["memfs"], "transports": ["fuse"], "workloads": ["MWCL"])";
+	EXPECT_NE(refusal("{ not json").find("not valid JSON"), std::string::npos);
+	EXPECT_NE(refusal(R"({"schema_version": 2, "name": "t", "groups": []})").find("schema_version"),
+		  std::string::npos);
+	EXPECT_NE(refusal(R"({"schema_version": 1, "name": "t", "groups": []})").find("non-empty"), std::string::npos);
+	EXPECT_NE(refusal(group(names + R"(, "thread": 2)")).find("unknown key 'thread'"), std::string::npos);
+	EXPECT_NE(refusal(group(names + R"(, "threads": [0])")).find("positive"), std::string::npos);
+	EXPECT_NE(refusal(group(names + R"(, "threads": "all")")).find("threads"), std::string::npos);
+	EXPECT_NE(refusal(group(names + R"(, "backing": "xfs")")).find("unknown backing store 'xfs'"),
+		  std::string::npos);
+	EXPECT_NE(refusal(group(R"("filesystems": "memfs", "transports": ["fuse"], "workloads": ["MWCL"])"))
+			  .find("wrong type"),
+		  std::string::npos);
+	EXPECT_EQ(refusal(group(names)), "");
+}
+
+TEST_F(Config, PointsExpandInOrderAndFilter)
+{
+	bench::Spec spec = catalog_.load_spec(write_spec(
+		group(R"("filesystems": ["memfs", "nullfs"], "transports": ["fuse", "native"],
+		         "workloads": ["MWCL", "fio-randread-4k"], "threads": "scaling")")));
+	std::vector<int> cpus = {0, 1, 2, 3, 4, 5};
+	const bench::Profile &quick = catalog_.profile("quick");
+	std::vector<bench::Point> all = bench::expand_points(spec, catalog_, quick, cpus, {});
+	ASSERT_EQ(all.size(), 2u * 2 * 2 * 4); // thread counts 1 2 4 6
+	EXPECT_EQ(all[0].id, "g/memfs/fuse/MWCL/t1");
+	EXPECT_EQ(all[3].id, "g/memfs/fuse/MWCL/t6");
+	EXPECT_EQ(all[3].cpus, (std::vector<int>{0, 1, 2, 3, 4, 5}));
+	for (size_t i = 0; i < all.size(); ++i)
+		EXPECT_EQ(all[i].index, static_cast<int>(i));
+
+	std::vector<bench::Point> some = bench::expand_points(spec, catalog_, quick, cpus, {"*/nullfs/fuse/*", "t6"});
+	for (const bench::Point &p : some)
+		EXPECT_TRUE(p.id.find("/nullfs/fuse/") != std::string::npos || p.id.find("t6") != std::string::npos)
+			<< p.id;
+	EXPECT_EQ(some.size(), 8u + 6u); // 8 nullfs/fuse + the other six at t6
+}
+
+} // namespace

@@ -1,0 +1,614 @@
+// Tests of rfuse.ko and the RFUSE transport. They need a kernel that has
+// rfuse.ko loaded (/dev/rfuse): the VM rig (tests/rfuse/run_rfuse_test.sh
+// boots one when this machine cannot load modules) or a native 6.1 kernel.
+#include "mount.hpp"
+#include "mountinfo.hpp"
+#include "librfuse/rfuse/rfuse_abi.hpp"
+
+#include <gtest/gtest.h>
+#include <linux/fuse.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sched.h>
+#include <set>
+#include <string>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include <dirent.h>
+
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+std::string bin_dir()
+{
+	const char *d = std::getenv("RFUSE_BIN_DIR");
+	return d != nullptr ? d : "build/bin";
+}
+
+// Mount points: under RFUSE_TEST_ROOT when it is writable (native runs),
+// else /tmp (the VM sees the host's tree read-only).
+std::string make_dir(const char *tag)
+{
+	std::string root = "/tmp";
+	if (const char *r = std::getenv("RFUSE_TEST_ROOT"); r != nullptr && access(r, W_OK) == 0)
+		root = r;
+	std::string templ = root + "/rfuse-" + tag + "-XXXXXX";
+	std::vector<char> buf(templ.begin(), templ.end());
+	buf.push_back('\0');
+	if (mkdtemp(buf.data()) == nullptr)
+		throw std::runtime_error("mkdtemp " + templ + ": " + std::strerror(errno));
+	return buf.data();
+}
+
+long counter(const char *name)
+{
+	std::ifstream in(std::string("/sys/class/misc/rfuse/") + name);
+	long v = -1;
+	in >> v;
+	return v;
+}
+
+// Waits until a kernel counter satisfies `pred` (slots are released by
+// other threads an instant after a syscall returns).
+template <typename Pred>
+bool wait_counter(const char *name, Pred pred, std::chrono::milliseconds limit = 10s)
+{
+	auto end = Clock::now() + limit;
+	while (!pred(counter(name))) {
+		if (Clock::now() > end)
+			return false;
+		std::this_thread::sleep_for(2ms);
+	}
+	return true;
+}
+
+harness::DaemonSpec spec(const std::string &binary, const std::string &mnt)
+{
+	harness::DaemonSpec s;
+	s.argv = {bin_dir() + "/" + binary};
+	s.mountpoint = mnt;
+	s.env["RFUSE_TRANSPORT"] = "rfuse";
+	return s;
+}
+
+// waitpid with a limit; -1 when the child did not end in time (then killed).
+int wait_child(pid_t pid, std::chrono::milliseconds limit)
+{
+	auto end = Clock::now() + limit;
+	int status = 0;
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			return status;
+		if (Clock::now() > end) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return -1;
+		}
+		std::this_thread::sleep_for(1ms);
+	}
+}
+
+class Rfuse : public ::testing::Test {
+protected:
+	void SetUp() override
+	{
+		ASSERT_EQ(access("/dev/rfuse", F_OK), 0) << "rfuse.ko is not loaded (run through run_rfuse_test.sh)";
+	}
+};
+
+// ---- basic: a real libfuse filesystem over RFUSE behaves like tmpfs ----
+
+std::string read_file(const std::string &path)
+{
+	std::ifstream in(path, std::ios::binary);
+	return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void write_file(const std::string &path, const std::string &data)
+{
+	std::ofstream out(path, std::ios::binary | std::ios::trunc);
+	out << data;
+}
+
+std::set<std::string> list_dir(const std::string &path)
+{
+	std::set<std::string> names;
+	DIR *d = opendir(path.c_str());
+	if (d == nullptr)
+		return names;
+	while (dirent *e = readdir(d))
+		names.insert(e->d_name);
+	closedir(d);
+	return names;
+}
+
+// The same script of operations on `dir`; returns a transcript to compare.
+std::vector<std::string> run_script(const std::string &dir)
+{
+	std::vector<std::string> t;
+	std::mt19937 rng(42);
+	auto note = [&](const std::string &what, long v) { t.push_back(what + "=" + std::to_string(v)); };
+	note("mkdir", mkdir((dir + "/d").c_str(), 0755) == 0 ? 0 : errno);
+	for (std::size_t size : {0UL, 1UL, 4095UL, 4096UL, 4097UL, 131072UL, 200000UL, 1048576UL + 123}) {
+		std::string data(size, '\0');
+		for (char &c : data)
+			c = char(rng());
+		std::string p = dir + "/d/f" + std::to_string(size);
+		write_file(p, data);
+		note("same" + std::to_string(size), read_file(p) == data);
+		struct stat st {};
+		note("stat" + std::to_string(size), stat(p.c_str(), &st) == 0 ? long(st.st_size) : -errno);
+		// mmap read of the page cache
+		int fd = open(p.c_str(), O_RDONLY);
+		if (size > 0 && fd >= 0) {
+			void *m = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+			note("mmap" + std::to_string(size), m != MAP_FAILED && std::memcmp(m, data.data(), size) == 0);
+			if (m != MAP_FAILED)
+				munmap(m, size);
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	note("rename", rename((dir + "/d/f1").c_str(), (dir + "/d/g1").c_str()) == 0 ? 0 : errno);
+	note("unlink", unlink((dir + "/d/f0").c_str()) == 0 ? 0 : errno);
+	note("unlink-missing", unlink((dir + "/d/nope").c_str()) == 0 ? 0 : errno);
+	note("truncate", truncate((dir + "/d/f4096").c_str(), 100) == 0 ? 0 : errno);
+	struct stat st {};
+	note("size-after-truncate", stat((dir + "/d/f4096").c_str(), &st) == 0 ? long(st.st_size) : -errno);
+	note("symlink", symlink("g1", (dir + "/d/link").c_str()) == 0 ? 0 : errno);
+	char target[64] = {};
+	note("readlink", readlink((dir + "/d/link").c_str(), target, sizeof(target) - 1));
+	t.push_back(std::string("target=") + target);
+	note("rmdir-nonempty", rmdir((dir + "/d").c_str()) == 0 ? 0 : errno);
+	for (const std::string &n : list_dir(dir + "/d"))
+		t.push_back("entry " + n);
+	note("chmod", chmod((dir + "/d/g1").c_str(), 0600) == 0 ? 0 : errno);
+	note("mode", stat((dir + "/d/g1").c_str(), &st) == 0 ? long(st.st_mode & 07777) : -errno);
+	return t;
+}
+
+TEST_F(Rfuse, MemfsOverRfuseMatchesTmpfs)
+{
+	std::string ref = make_dir("tmpfs");
+	ASSERT_EQ(::mount("tmpfs", ref.c_str(), "tmpfs", 0, nullptr), 0) << std::strerror(errno);
+	std::vector<std::string> expected = run_script(ref);
+	umount2(ref.c_str(), MNT_DETACH);
+	rmdir(ref.c_str());
+
+	std::string mnt = make_dir("memfs");
+	long before = counter("requests");
+	{
+		harness::MountedFs fs(spec("memfs-rfuse", mnt));
+		EXPECT_EQ(fs.fstype().rfind("rfuse", 0), 0U) << fs.fstype();
+		std::vector<std::string> got = run_script(mnt);
+		std::string g, e;
+		for (const auto &x : got)
+			g += x + "\n";
+		for (const auto &x : expected)
+			e += x + "\n";
+		EXPECT_EQ(g, e);
+		EXPECT_GT(counter("requests"), before);
+		// O_DIRECT (tmpfs on 6.1 refuses it, so not in the script)
+		int fd = open((mnt + "/direct").c_str(), O_CREAT | O_RDWR | O_DIRECT, 0644);
+		ASSERT_GE(fd, 0) << std::strerror(errno);
+		void *buf = nullptr;
+		ASSERT_EQ(posix_memalign(&buf, 4096, 65536), 0);
+		std::memset(buf, 0x5a, 65536);
+		EXPECT_EQ(pwrite(fd, buf, 65536, 0), 65536);
+		std::memset(buf, 0, 65536);
+		EXPECT_EQ(pread(fd, buf, 65536, 0), 65536);
+		EXPECT_EQ(static_cast<unsigned char *>(buf)[65535], 0x5a);
+		free(buf);
+		close(fd);
+		EXPECT_EQ(fs.stop(), 0) << fs.log_tail();
+	}
+	EXPECT_TRUE(wait_counter("slots_in_use", [](long v) { return v == 0; }));
+	EXPECT_TRUE(wait_counter("channels", [](long v) { return v == 0; }));
+	EXPECT_EQ(counter("bad_replies"), 0);
+	rmdir(mnt.c_str());
+}
+
+TEST_F(Rfuse, TestfsRandomPreadPwrite)
+{
+	std::string mnt = make_dir("testfs");
+	{
+		harness::MountedFs fs(spec("rfuse_testfs", mnt));
+		int fd = open((mnt + "/data").c_str(), O_RDWR);
+		ASSERT_GE(fd, 0) << std::strerror(errno);
+		std::vector<char> shadow(1 << 20);
+		std::mt19937 rng(7);
+		for (int i = 0; i < 400; i++) {
+			std::size_t off = rng() % shadow.size();
+			std::size_t len = std::min<std::size_t>(1 + rng() % 150000, shadow.size() - off);
+			std::vector<char> buf(len);
+			if (i % 2 == 0) {
+				for (char &c : buf)
+					c = char(rng());
+				ASSERT_EQ(pwrite(fd, buf.data(), len, off), ssize_t(len));
+				std::memcpy(shadow.data() + off, buf.data(), len);
+			} else {
+				ASSERT_EQ(pread(fd, buf.data(), len, off), ssize_t(len));
+				ASSERT_EQ(std::memcmp(buf.data(), shadow.data() + off, len), 0) << "at " << off;
+			}
+		}
+		close(fd);
+		EXPECT_EQ(fs.stop(), 0) << fs.log_tail();
+	}
+	rmdir(mnt.c_str());
+}
+
+// ---- interrupts: a signalled waiter gets EINTR through FUSE_INTERRUPT ----
+
+TEST_F(Rfuse, SignalledReadReturnsEintr)
+{
+	std::string mnt = make_dir("intr");
+	harness::MountedFs fs(spec("rfuse_testfs", mnt));
+	for (int round = 0; round < 5; round++) {
+		// INIT may still be in flight right after the mount shows up
+		ASSERT_TRUE(wait_counter("slots_in_use", [](long v) { return v == 0; }));
+		long busy = 0;
+		int ready[2];
+		ASSERT_EQ(pipe(ready), 0);
+		pid_t child = fork();
+		ASSERT_GE(child, 0);
+		if (child == 0) {
+			struct sigaction sa {};
+			sa.sa_handler = [](int) {};
+			sigaction(SIGUSR1, &sa, nullptr); // no SA_RESTART
+			int fd = open((mnt + "/slow").c_str(), O_RDONLY);
+			if (fd < 0)
+				_exit(2);
+			close(ready[0]);
+			if (write(ready[1], "r", 1) != 1)
+				_exit(3);
+			char buf[16];
+			ssize_t n = read(fd, buf, sizeof(buf));
+			_exit(n < 0 && errno == EINTR ? 0 : 1);
+		}
+		close(ready[1]);
+		char r;
+		ASSERT_EQ(read(ready[0], &r, 1), 1) << "the child could not open slow";
+		close(ready[0]);
+		// The read is in a slot once the slot count goes up.
+		ASSERT_TRUE(wait_counter("slots_in_use", [&](long v) { return v > busy; }))
+			<< "busy " << busy << " now " << counter("slots_in_use") << " child "
+			<< wait_child(child, 1ms) << "\n" << fs.log_tail();
+		std::this_thread::sleep_for(20ms);
+		kill(child, SIGUSR1);
+		int status = wait_child(child, 30s);
+		ASSERT_NE(status, -1) << "the interrupted read did not return";
+		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			<< "round " << round << ": read did not fail with EINTR (status " << status << ")";
+	}
+	EXPECT_EQ(fs.stop(), 0) << fs.log_tail();
+	rmdir(mnt.c_str());
+}
+
+// ---- daemon death: waiters fail at once, umount and reuse work ----
+
+TEST_F(Rfuse, KilledDaemonFailsWaitersAndUnmounts)
+{
+	int cycles = 50;
+	if (const char *c = std::getenv("RFUSE_ABORT_CYCLES"))
+		cycles = std::atoi(c);
+	std::string mnt = make_dir("abort");
+	double worst_ms = 0;
+	for (int cycle = 0; cycle < cycles; cycle++) {
+		harness::MountedFs fs(spec("rfuse_testfs", mnt));
+		ASSERT_TRUE(wait_counter("slots_in_use", [](long v) { return v == 0; }));
+		long busy = 0;
+		int pipefd[2];
+		ASSERT_EQ(pipe(pipefd), 0);
+		pid_t child = fork();
+		ASSERT_GE(child, 0);
+		if (child == 0) {
+			close(pipefd[0]);
+			int fd = open((mnt + "/block").c_str(), O_RDONLY);
+			int err = fd < 0 ? errno : 0;
+			if (write(pipefd[1], &err, sizeof(err)) < 0 || fd < 0)
+				_exit(100);
+			char buf[16];
+			ssize_t n = read(fd, buf, sizeof(buf));
+			err = n < 0 ? errno : 0;
+			if (write(pipefd[1], &err, sizeof(err)) < 0)
+				_exit(101);
+			_exit(0);
+		}
+		close(pipefd[1]);
+		int err = -1;
+		ASSERT_EQ(read(pipefd[0], &err, sizeof(err)), ssize_t(sizeof(err)));
+		ASSERT_EQ(err, 0) << "open: " << std::strerror(err);
+		ASSERT_TRUE(wait_counter("slots_in_use", [&](long v) { return v > busy; }));
+		auto killed = Clock::now();
+		ASSERT_EQ(kill(fs.pid(), SIGKILL), 0);
+		err = -1;
+		ASSERT_EQ(read(pipefd[0], &err, sizeof(err)), ssize_t(sizeof(err)));
+		double ms = std::chrono::duration<double, std::milli>(Clock::now() - killed).count();
+		worst_ms = std::max(worst_ms, ms);
+		close(pipefd[0]);
+		EXPECT_TRUE(err == ENOTCONN || err == ECONNABORTED) << "cycle " << cycle << ": " << std::strerror(err);
+		EXPECT_NE(wait_child(child, 10s), -1);
+		struct stat st {};
+		EXPECT_EQ(stat((mnt + "/data").c_str(), &st), -1);
+		EXPECT_EQ(errno, ENOTCONN);
+		fs.stop();
+		EXPECT_FALSE(fs.daemon_alive());
+	}
+	EXPECT_TRUE(wait_counter("slots_in_use", [](long v) { return v == 0; }));
+	EXPECT_TRUE(wait_counter("channels", [](long v) { return v == 0; }));
+	std::printf("abort: %d cycles, slowest waiter failure %.1f ms after SIGKILL\n", cycles, worst_ms);
+	rmdir(mnt.c_str());
+}
+
+// ---- stress: every CPU, many mixed operations, no hang, no leaked slot ----
+
+TEST_F(Rfuse, MixedOpsOnEveryCpuLeakNoSlot)
+{
+	std::string mnt = make_dir("stress");
+	unsigned cpus = std::max(1U, std::thread::hardware_concurrency());
+	unsigned threads = 4 * cpus;
+	int iterations = 300;
+	if (const char *c = std::getenv("RFUSE_STRESS_ITERATIONS"))
+		iterations = std::atoi(c);
+	{
+		harness::MountedFs fs(spec("memfs-rfuse", mnt));
+		ASSERT_EQ(mkdir((mnt + "/shared").c_str(), 0755), 0);
+		std::atomic<long> failures {0};
+		std::vector<std::thread> pool;
+		for (unsigned t = 0; t < threads; t++)
+			pool.emplace_back([&, t] {
+				cpu_set_t set;
+				CPU_ZERO(&set);
+				CPU_SET(t % cpus, &set);
+				sched_setaffinity(0, sizeof(set), &set);
+				std::string own = mnt + "/t" + std::to_string(t);
+				if (mkdir(own.c_str(), 0755) != 0)
+					failures++;
+				std::vector<char> buf(70000, char('a' + t % 26)), back(buf.size());
+				for (int i = 0; i < iterations; i++) {
+					std::string f = (i % 3 ? own : mnt + "/shared") + "/f" + std::to_string(t) + "_" +
+							std::to_string(i % 7);
+					int fd = open(f.c_str(), O_CREAT | O_RDWR | O_TRUNC, 0644);
+					if (fd < 0) {
+						failures++;
+						continue;
+					}
+					std::size_t len = 1 + (i * 7919) % buf.size();
+					if (pwrite(fd, buf.data(), len, 0) != ssize_t(len) ||
+					    pread(fd, back.data(), len, 0) != ssize_t(len) ||
+					    std::memcmp(buf.data(), back.data(), len) != 0)
+						failures++;
+					if (i % 5 == 0 && fsync(fd) != 0)
+						failures++;
+					close(fd);
+					struct stat st {};
+					if (stat(f.c_str(), &st) != 0 || st.st_size != off_t(len))
+						failures++;
+					if (i % 4 == 0 && list_dir(own).empty())
+						failures++;
+					if (i % 6 == 0 && rename(f.c_str(), (f + ".r").c_str()) == 0 &&
+					    unlink((f + ".r").c_str()) != 0)
+						failures++;
+				}
+			});
+		for (auto &th : pool)
+			th.join();
+		EXPECT_EQ(failures.load(), 0);
+		// A live connection with nothing in flight holds no slot.
+		EXPECT_TRUE(wait_counter("slots_in_use", [](long v) { return v == 0; }))
+			<< counter("slots_in_use") << " slots still in use";
+		EXPECT_TRUE(wait_counter("arg_slots_in_use", [](long v) { return v == 0; }));
+		EXPECT_EQ(counter("bad_replies"), 0);
+		EXPECT_EQ(fs.stop(), 0) << fs.log_tail();
+	}
+	EXPECT_TRUE(wait_counter("channels", [](long v) { return v == 0; }));
+	std::printf("stress: %u threads x %d iterations; inline completions %ld, ioctl completions %ld\n", threads,
+		    iterations, counter("inline_completions"), counter("ioctl_completions"));
+	rmdir(mnt.c_str());
+}
+
+// ---- a malicious daemon: garbage in shared memory fails requests -EIO ----
+
+// What the evil daemon does with LOOKUP "m<N>" (the test checks the errno).
+enum Garbage {
+	kHonestEnoent = 0,
+	kWrongUnique,
+	kPositiveError,
+	kKernelInternalError,
+	kErrorWithPayload,
+	kTooLong,
+	kTooShort,
+	kZeroLength,
+	kBogusCompletionsThenHonest,
+	kBogusRingIndexesThenHonest,
+	kGarbageCount,
+};
+
+int expected_errno(int mode)
+{
+	switch (mode) {
+	case kHonestEnoent:
+	case kBogusCompletionsThenHonest:
+	case kBogusRingIndexesThenHonest:
+		return ENOENT;
+	default:
+		return EIO;
+	}
+}
+
+// Runs in a child: mounts with a raw /dev/rfuse fd and answers requests
+// from the shared memory directly, badly on purpose. Exit status 0 when
+// every bogus ioctl was refused as it should be.
+[[noreturn]] void evil_daemon(const std::string &mnt)
+{
+	auto die = [](const char *what) {
+		std::fprintf(stderr, "evil: %s: %s\n", what, std::strerror(errno));
+		_exit(3);
+	};
+	int fd = open("/dev/rfuse", O_RDWR);
+	if (fd < 0)
+		die("open");
+	std::string opts = "fd=" + std::to_string(fd) + ",rootmode=40000,user_id=0,group_id=0,poll_us=20";
+	if (::mount("evil", mnt.c_str(), "rfuse", 0, opts.c_str()) != 0)
+		die("mount");
+	rfuse_info info {};
+	if (ioctl(fd, RFUSE_IOC_GET_INFO, &info) != 0)
+		die("info");
+	std::vector<rfuse::abi::RingView> rings;
+	for (unsigned r = 0; r < info.nr_rings; r++) {
+		void *p = mmap(nullptr, info.ring_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+			       off_t(RFUSE_RING_MMAP_OFFSET(r)));
+		if (p == MAP_FAILED)
+			die("mmap");
+		rings.push_back(rfuse::abi::make_ring_view(info, p));
+	}
+	int bad_ioctls = 0;
+	auto expect_einval = [&](rfuse_complete c) {
+		if (ioctl(fd, RFUSE_IOC_COMPLETE, &c) == 0 || errno != EINVAL)
+			bad_ioctls++;
+	};
+	// out-of-range ids before anything is in flight
+	expect_einval({1000000, 0, 2});
+	expect_einval({0, 1000000, 2});
+	expect_einval({0, 0, 2});
+	rfuse_wait w {0, 1};
+	if (ioctl(fd, RFUSE_IOC_WAIT, &w) == 0 || errno != EINVAL)
+		bad_ioctls++;
+
+	for (;;) {
+		bool idle = true;
+		for (unsigned r = 0; r < rings.size(); r++) {
+			auto &ring = rings[r];
+			std::uint32_t tail = ring.ctl->pending_tail;
+			if (rfuse::abi::load_acquire(ring.ctl->pending_head) == tail)
+				continue;
+			idle = false;
+			std::uint32_t slot = ring.pending[tail & (info.pending_entries - 1)];
+			rfuse::abi::store_release(ring.ctl->pending_tail, tail + 1);
+			rfuse_slot_ctl *sc = ring.slot(info, slot);
+			const auto *ih = reinterpret_cast<const fuse_in_header *>(ring.base + sc->in_off);
+			auto *oh = reinterpret_cast<fuse_out_header *>(ring.base + sc->out_off);
+			std::uint8_t *payload = ring.base + sc->out_off + sizeof(fuse_out_header);
+			int mode = kHonestEnoent;
+			oh->unique = ih->unique;
+			oh->error = 0;
+			oh->len = sizeof(fuse_out_header);
+			if (ih->opcode == FUSE_INIT) {
+				fuse_init_out out {};
+				out.major = FUSE_KERNEL_VERSION;
+				out.minor = 31;
+				out.max_write = 4096;
+				out.time_gran = 1;
+				std::memcpy(payload, &out, sizeof(out));
+				oh->len += sizeof(out);
+			} else if (ih->opcode == FUSE_GETATTR) {
+				fuse_attr_out out {};
+				out.attr.ino = 1;
+				out.attr.mode = S_IFDIR | 0755;
+				out.attr.nlink = 2;
+				std::memcpy(payload, &out, sizeof(out));
+				oh->len += sizeof(out);
+			} else if (ih->opcode == FUSE_LOOKUP) {
+				const char *name = reinterpret_cast<const char *>(ih + 1);
+				if (name[0] == 'm')
+					mode = std::atoi(name + 1);
+				oh->error = -ENOENT;
+				switch (mode) {
+				case kWrongUnique: oh->unique = ih->unique + 2; break;
+				case kPositiveError: oh->error = 5; break;
+				case kKernelInternalError: oh->error = -512; break;
+				case kErrorWithPayload: oh->len = 100; break;
+				case kTooLong: oh->error = 0; oh->len = sc->out_cap + 100; break;
+				case kTooShort: oh->error = 0; oh->len = sizeof(fuse_out_header) + 10; break;
+				case kZeroLength: oh->error = 0; oh->len = 0; break;
+				case kBogusCompletionsThenHonest:
+					expect_einval({r, slot, ih->unique + 2});
+					expect_einval({r + 1000, slot, ih->unique});
+					expect_einval({r, slot + 100000, ih->unique});
+					expect_einval({r, (slot + 1) % info.nr_slots, ih->unique});
+					break;
+				case kBogusRingIndexesThenHonest:
+					// The kernel must not trust these; only we suffer.
+					ring.ctl->forget_tail = ring.ctl->forget_head + 12345;
+					ring.ctl->intr_tail = 0xdeadbeef;
+					break;
+				default: break;
+				}
+			} else {
+				oh->error = -ENOSYS;
+			}
+			rfuse::abi::store_release(sc->done, 1);
+			std::atomic_thread_fence(std::memory_order_seq_cst);
+			if (rfuse::abi::load_relaxed(sc->waiter_asleep) != 0) {
+				rfuse_complete c {r, slot, ih->unique};
+				// The kernel took the reply (good or bad) once: a repeat is stale.
+				if (ioctl(fd, RFUSE_IOC_COMPLETE, &c) != 0 && errno != EINVAL)
+					bad_ioctls++;
+				expect_einval(c);
+			}
+			if (mode == kGarbageCount)
+				_exit(bad_ioctls == 0 ? 0 : 4);
+		}
+		if (idle)
+			std::this_thread::sleep_for(100us);
+	}
+}
+
+TEST_F(Rfuse, MaliciousDaemonGetsEioAndKernelSurvives)
+{
+	std::string mnt = make_dir("evil");
+	long bad_before = counter("bad_replies");
+	pid_t evil = fork();
+	ASSERT_GE(evil, 0);
+	if (evil == 0)
+		evil_daemon(mnt);
+	auto end = Clock::now() + 20s;
+	while (!fs_common::is_mountpoint(mnt) && Clock::now() < end)
+		std::this_thread::sleep_for(5ms);
+	ASSERT_TRUE(fs_common::is_mountpoint(mnt));
+	int bad_modes = 0;
+	for (int mode = 0; mode < kGarbageCount; mode++) {
+		struct stat st {};
+		std::string p = mnt + "/m" + std::to_string(mode);
+		EXPECT_EQ(stat(p.c_str(), &st), -1);
+		EXPECT_EQ(errno, expected_errno(mode)) << "mode " << mode << ": " << std::strerror(errno);
+		if (expected_errno(mode) == EIO)
+			bad_modes++;
+	}
+	EXPECT_EQ(counter("bad_replies") - bad_before, bad_modes);
+	// tells the daemon to check its ioctl results and exit
+	struct stat st {};
+	stat((mnt + "/m" + std::to_string(kGarbageCount)).c_str(), &st);
+	int status = wait_child(evil, 20s);
+	EXPECT_TRUE(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0) << "evil daemon status " << status;
+	// the daemon is gone: the connection is aborted
+	EXPECT_EQ(stat((mnt + "/x").c_str(), &st), -1);
+	EXPECT_EQ(errno, ENOTCONN);
+	EXPECT_EQ(harness::unmount_path(mnt), 0);
+	EXPECT_TRUE(wait_counter("slots_in_use", [](long v) { return v == 0; }));
+	EXPECT_TRUE(wait_counter("channels", [](long v) { return v == 0; }));
+	rmdir(mnt.c_str());
+}
+
+} // namespace

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs an RFUSE test program where rfuse.ko is loaded: here when /dev/rfuse
+# exists, else inside Debian's 6.1 kernel under qemu (./run.sh vm), where it
+# then unloads the module to prove nothing holds it (the rig itself fails
+# the run on any oops or WARNING in the guest's console). With
+# RFUSE_KMOD_PARAMS the guest reloads rfuse.ko with those parameters first
+# (always in the VM: a native module is left alone).
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+if [[ "${RFUSE_VM:-0}" == 1 ]]; then
+	# inside the guest
+	if [[ "${RFUSE_VM_RFUSE:-}" != loaded ]]; then
+		echo "run_rfuse_test: rfuse.ko was not loaded in the VM (${RFUSE_VM_RFUSE:-unknown}); build it with ./run.sh build" >&2
+		exit 1
+	fi
+	if [[ -n "${RFUSE_KMOD_PARAMS:-}" ]]; then
+		# e.g. tiny rings, to drive requests through the full-ring paths
+		rmmod rfuse && insmod "$RFUSE_BUILD_DIR/rfuse-kmod/rfuse.ko" $RFUSE_KMOD_PARAMS || {
+			echo "run_rfuse_test: cannot reload rfuse.ko with $RFUSE_KMOD_PARAMS" >&2
+			exit 1
+		}
+	fi
+	"$@"
+	rc=$?
+	if ! rmmod rfuse; then
+		echo "run_rfuse_test: rmmod rfuse failed after the test" >&2
+		lsmod | grep -E '^(rfuse|fuse)' >&2
+		exit 1
+	fi
+	exit $rc
+fi
+
+if [[ -e /dev/rfuse && -z "${RFUSE_KMOD_PARAMS:-}" ]]; then
+	exec "$@"
+fi
+build=${RFUSE_BUILD_DIR:-$ROOT/build}
+if [[ ! -f "$build/rfuse-kmod/rfuse.ko" ]]; then
+	echo "run_rfuse_test: $build/rfuse-kmod/rfuse.ko is missing and this kernel has no /dev/rfuse: run ./run.sh build" >&2
+	exit 1
+fi
+exec "$ROOT/run.sh" vm -- "$ROOT/tests/rfuse/run_rfuse_test.sh" "$@"
