@@ -184,6 +184,17 @@ cmd_full_suite() {
 	return $rc
 }
 
+# ./run.sh gate [--quick] [--baseline FILE] [--update-baseline] [rfuse-gate options]
+# The CI performance regression gate (harness/gate/README.md): measures a fixed
+# short set of metrics and compares them with reports/baselines/<machine class>.json.
+# Exit 0 pass, 1 regression, 2 could not run (no baseline for this class, ...).
+cmd_gate() {
+	{ cmd_setup && cmd_build; } >&2 || die "gate: build failed"
+	local rc=0
+	"$BUILD/bin/rfuse-gate" --json "$BUILD/gate/report.json" "$@" || rc=$?
+	return $rc
+}
+
 main() {
 	local sub=${1:-}
 	[[ -n "$sub" ]] || { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
@@ -195,6 +206,7 @@ main() {
 	vm) cmd_vm "$@" ;;
 	vm-image) cmd_setup; exec "$ROOT/harness/vm/vm-image.sh" ;;
 	full-suite) cmd_full_suite "$@" ;;
+	gate) cmd_gate "$@" ;;
 	kver) kernel_abi ;;
 	*) die "unknown command '$sub' (setup, build, test, vm, vm-image, full-suite)" ;;
 	esac

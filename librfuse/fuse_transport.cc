@@ -3,9 +3,14 @@
 // plain read(2)/writev(2) plus a request counter for the statistics file
 // (libfuse then leaves splice off, which it does by default anyway).
 #include "librfuse_internal.hpp"
+#include "passthrough.hpp"
 
+#include <cstring>
 #include <linux/fuse.h>
+#include <mutex>
 #include <sys/uio.h>
+#include <unordered_map>
+#include <vector>
 #include <unistd.h>
 
 namespace rfuse::detail {
@@ -26,6 +31,8 @@ public:
 		if (real().session_mount(se, mountpoint) != 0)
 			return -1;
 		fd_ = fuse_session_fd(se);
+		if (Passthrough::wanted())
+			passthrough_ = std::make_unique<Passthrough>(fd_);
 		register_io_owner(fd_, this);
 		if (int rc = fuse_session_custom_io(se, dispatching_io(), fd_); rc != 0) {
 			log("fuse_session_custom_io failed (%d)", rc);
@@ -41,8 +48,16 @@ public:
 
 	TransportStats stats() const override
 	{
-		return TransportStats{"fuse", {}, 0, requests_.load(std::memory_order_relaxed), {},
-				      forgets_.load(std::memory_order_relaxed)};
+		TransportStats s;
+		s.used = "fuse";
+		s.dev_fuse_requests = requests_.load(std::memory_order_relaxed);
+		s.dev_fuse_forgets = forgets_.load(std::memory_order_relaxed);
+		s.data_requests = data_.load(std::memory_order_relaxed);
+		if (passthrough_) {
+			s.passthrough_opens = passthrough_->opens();
+			s.passthrough_refused = passthrough_->refused();
+		}
+		return s;
 	}
 
 	ssize_t on_read(int fd, void *buf, size_t len) override
@@ -50,21 +65,91 @@ public:
 		ssize_t n = ::read(fd, buf, len);
 		if (n >= static_cast<ssize_t>(sizeof(fuse_in_header))) {
 			requests_.fetch_add(1, std::memory_order_relaxed);
-			if (is_forget(static_cast<const fuse_in_header *>(buf)->opcode))
+			std::uint32_t opcode = static_cast<const fuse_in_header *>(buf)->opcode;
+			if (is_forget(opcode))
 				forgets_.fetch_add(1, std::memory_order_relaxed);
+			else if (is_data(opcode))
+				data_.fetch_add(1, std::memory_order_relaxed);
+			if (passthrough_)
+				note_for_passthrough(static_cast<const char *>(buf), static_cast<size_t>(n));
 		}
 		return n;
 	}
 
 	ssize_t on_writev(int fd, struct iovec *iov, int count) override
 	{
+		if (passthrough_)
+			return writev_with_passthrough(fd, iov, count);
 		return ::writev(fd, iov, count);
 	}
 
 private:
+	// Remembers what the passthrough patches need: INIT's flags, which
+	// uniques are OPEN/CREATE; RELEASE drops its backing id.
+	void note_for_passthrough(const char *buf, size_t len)
+	{
+		const auto *in = reinterpret_cast<const fuse_in_header *>(buf);
+		if (in->opcode == FUSE_INIT && len >= sizeof(*in) + sizeof(fuse_init_in)) {
+			const auto *arg = reinterpret_cast<const fuse_init_in *>(in + 1);
+			std::uint64_t flags = arg->flags;
+			if (flags & FUSE_INIT_EXT)
+				flags |= static_cast<std::uint64_t>(arg->flags2) << 32;
+			std::lock_guard<std::mutex> g(pending_lock_);
+			init_unique_ = in->unique;
+			init_flags_ = flags;
+		} else if (in->opcode == FUSE_OPEN || in->opcode == FUSE_CREATE) {
+			std::lock_guard<std::mutex> g(pending_lock_);
+			pending_open_[in->unique] = {in->opcode, in->nodeid};
+		} else {
+			passthrough_->on_request(*in, in + 1, len - sizeof(*in));
+		}
+	}
+
+	ssize_t writev_with_passthrough(int fd, struct iovec *iov, int count)
+	{
+		const auto *out = static_cast<const fuse_out_header *>(iov[0].iov_base);
+		std::uint32_t opcode = 0;
+		std::uint64_t nodeid = 0;
+		{
+			std::lock_guard<std::mutex> g(pending_lock_);
+			if (out->unique != 0 && out->unique == init_unique_) {
+				opcode = FUSE_INIT;
+			} else if (auto it = pending_open_.find(out->unique); it != pending_open_.end()) {
+				opcode = it->second.first;
+				nodeid = it->second.second;
+				pending_open_.erase(it);
+			}
+		}
+		if (opcode == 0 || out->error != 0 || count < 2)
+			return ::writev(fd, iov, count);
+		// One modifiable copy of the reply's payload.
+		std::vector<char> payload;
+		for (int i = 1; i < count; ++i) {
+			const char *p = static_cast<const char *>(iov[i].iov_base);
+			payload.insert(payload.end(), p, p + iov[i].iov_len);
+		}
+		if (opcode == FUSE_INIT) {
+			fuse_init_out arg {};
+			std::memcpy(&arg, payload.data(), std::min(payload.size(), sizeof(arg)));
+			if (passthrough_->patch_init(init_flags_, &arg, payload.size()))
+				std::memcpy(payload.data(), &arg, std::min(payload.size(), sizeof(arg)));
+		} else {
+			passthrough_->on_reply(opcode, nodeid, payload.data(), payload.size());
+		}
+		iovec patched[2] = {iov[0], {payload.data(), payload.size()}};
+		return ::writev(fd, patched, 2);
+	}
+
 	int fd_ = -1;
+	std::unique_ptr<Passthrough> passthrough_;
+	std::mutex pending_lock_;
+	// OPEN/CREATE awaiting replies: unique -> (opcode, nodeid)
+	std::unordered_map<std::uint64_t, std::pair<std::uint32_t, std::uint64_t>> pending_open_;
+	std::uint64_t init_unique_ = 0;
+	std::uint64_t init_flags_ = 0;
 	std::atomic<std::uint64_t> requests_{0};
 	std::atomic<std::uint64_t> forgets_{0};
+	std::atomic<std::uint64_t> data_{0};
 };
 
 } // namespace

@@ -58,6 +58,20 @@ std::shared_ptr<Session> find_session(fuse_session *se)
 	return it == table().sessions.end() ? nullptr : it->second;
 }
 
+// A refused mount still leaves a statistics file saying why.
+void record_refusal(const std::shared_ptr<Session> &session, const std::string &error)
+{
+	session->report.error = error;
+	SessionReport r = session->report;
+	r.stats.used = "none";
+	{
+		std::lock_guard<std::mutex> g(table().lock);
+		table().finished.push_back(std::move(r));
+	}
+	start_stats_reporting();
+	write_stats_file();
+}
+
 int mount_session(fuse_session *se, const char *mountpoint)
 {
 	TransportOptions opts;
@@ -73,12 +87,14 @@ int mount_session(fuse_session *se, const char *mountpoint)
 	session->transport = make_transport(opts, &error);
 	if (!session->transport) {
 		log("%s", error.c_str());
+		record_refusal(session, error);
 		return -1;
 	}
 	if (std::string why = session->transport->probe(); !why.empty()) {
 		if (!opts.fallback) {
 			log("transport %s is unavailable: %s (set RFUSE_FALLBACK=1 to use classic FUSE instead)",
 			    opts.name.c_str(), why.c_str());
+			record_refusal(session, "transport " + opts.name + " is unavailable: " + why);
 			return -1;
 		}
 		log("transport %s is unavailable: %s; RFUSE_FALLBACK=1: using classic FUSE (/dev/fuse)",

@@ -48,6 +48,7 @@ struct SessionReport {
 	std::string mountpoint;
 	std::string loop_entry;      // which interposed loop the program called
 	std::string fallback_reason; // set when librfuse itself fell back before mounting
+	std::string error;           // set when librfuse refused the mount
 	bool mounted = false;
 	TransportStats stats;
 };
@@ -59,6 +60,11 @@ std::vector<SessionReport> collect_sessions();
 inline bool is_forget(std::uint32_t opcode)
 {
 	return opcode == 2 /* FUSE_FORGET */ || opcode == 42 /* FUSE_BATCH_FORGET */;
+}
+
+inline bool is_data(std::uint32_t opcode)
+{
+	return opcode == 15 /* FUSE_READ */ || opcode == 16 /* FUSE_WRITE */;
 }
 
 // Writes the statistics file (RFUSE_STATS_FILE) now, when it is set.

@@ -36,6 +36,7 @@ nlohmann::json session_json(const SessionReport &r)
 		{"transport_used", s.used},
 		{"fallback", !fallback_reason.empty()},
 		{"fallback_reason", fallback_reason},
+		{"error", !r.error.empty() ? r.error : s.error},
 		{"mountpoint", r.mountpoint},
 		{"mounted", r.mounted},
 		{"loop", r.loop_entry},
@@ -43,11 +44,13 @@ nlohmann::json session_json(const SessionReport &r)
 		 {{"ring", s.ring_requests},
 		  {"dev_fuse", s.dev_fuse_requests},
 		  {"dev_fuse_forgets", s.dev_fuse_forgets},
+		  {"read_write", s.data_requests},
 		  {"total", total}}},
 		{"ring_share", share(s.ring_requests, total)},
 		// FORGETs always use /dev/fuse: the share of what a ring can carry.
 		{"ring_share_without_forgets", share(s.ring_requests, total - s.dev_fuse_forgets)},
 		{"requests_per_ring", s.per_ring},
+		{"passthrough", {{"opens", s.passthrough_opens}, {"refused", s.passthrough_refused}}},
 	};
 }
 

@@ -44,6 +44,10 @@ struct TransportStats {
 	std::uint64_t dev_fuse_requests = 0;  // requests served over /dev/fuse
 	std::vector<std::uint64_t> per_ring;  // ring_requests split by ring/queue (may be empty)
 	std::uint64_t dev_fuse_forgets = 0;   // of dev_fuse_requests: FORGET / BATCH_FORGET
+	std::string error;                    // why the transport refused to serve (then used = "none")
+	std::uint64_t data_requests = 0;       // READ and WRITE requests, over any path
+	std::uint64_t passthrough_opens = 0;   // opens handed to the kernel (RFUSE_PASSTHROUGH=1)
+	std::uint64_t passthrough_refused = 0; // opens the kernel refused to pass through
 };
 
 class Transport {
@@ -72,7 +76,12 @@ public:
 	virtual void unmount(fuse_session *se) = 0;
 	// Counters for the statistics file; may be called from any thread at
 	// any time (also while loop() runs).
-	virtual TransportStats stats() const { return TransportStats{name(), {}, 0, 0, {}, 0}; }
+	virtual TransportStats stats() const
+	{
+		TransportStats s;
+		s.used = name();
+		return s;
+	}
 };
 
 } // namespace rfuse

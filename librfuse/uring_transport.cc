@@ -26,6 +26,7 @@
 // without replying waits for that reply before it commits.
 #include "fuse_uring_abi.hpp"
 #include "librfuse_internal.hpp"
+#include "passthrough.hpp"
 
 #include <liburing.h>
 
@@ -135,6 +136,8 @@ struct Entry {
 	int register_result = 0;  // 0 or -errno, valid once the latch counted down
 	bool refused_by_kernel = false; // register_result came from the REGISTER itself
 	std::atomic<std::uint64_t> unique{0}; // request being served (0: none)
+	std::uint32_t opcode = 0;             // ... its opcode
+	std::uint64_t nodeid = 0;             // ... and inode
 	std::atomic<std::uint32_t> replied{0};
 	std::atomic<std::uint64_t> served{0};
 	std::thread thread;
@@ -193,6 +196,8 @@ public:
 			return -1;
 		se_ = se;
 		fd_ = fuse_session_fd(se);
+		if (Passthrough::wanted())
+			passthrough_ = std::make_unique<Passthrough>(fd_);
 		register_io_owner(fd_, this);
 		if (int rc = fuse_session_custom_io(se, dispatching_io(), fd_); rc != 0) {
 			log("fuse_session_custom_io failed (%d)", rc);
@@ -250,6 +255,7 @@ public:
 			std::lock_guard<std::mutex> g(state_lock_);
 			s.used = used_;
 			s.fallback_reason = fallback_reason_;
+			s.error = error_;
 			s.per_ring.assign(nr_queues_, 0);
 			for (const auto &e : entries_) {
 				std::uint64_t n = e->served.load(std::memory_order_relaxed);
@@ -259,6 +265,11 @@ public:
 		}
 		s.dev_fuse_requests = dev_requests_.load(std::memory_order_relaxed);
 		s.dev_fuse_forgets = dev_forgets_.load(std::memory_order_relaxed);
+		s.data_requests = data_requests_.load(std::memory_order_relaxed);
+		if (passthrough_) {
+			s.passthrough_opens = passthrough_->opens();
+			s.passthrough_refused = passthrough_->refused();
+		}
 		return s;
 	}
 
@@ -287,8 +298,11 @@ private:
 	void count_dev_request(const void *request)
 	{
 		dev_requests_.fetch_add(1, std::memory_order_relaxed);
-		if (is_forget(static_cast<const fuse_in_header *>(request)->opcode))
+		std::uint32_t opcode = static_cast<const fuse_in_header *>(request)->opcode;
+		if (is_forget(opcode))
 			dev_forgets_.fetch_add(1, std::memory_order_relaxed);
+		else if (is_data(opcode))
+			data_requests_.fetch_add(1, std::memory_order_relaxed);
 	}
 
 	// Serves /dev/fuse in the calling thread until the INIT reply has been
@@ -330,6 +344,7 @@ private:
 		if (flags & abi::kInitExt)
 			flags |= static_cast<std::uint64_t>(arg->flags2) << 32;
 		kernel_offered_ = (flags & abi::kOverIoUring) != 0;
+		init_flags_ = flags;
 	}
 
 	// Sets FUSE_OVER_IO_URING (and FUSE_INIT_EXT, without which the kernel
@@ -348,6 +363,8 @@ private:
 			arg.flags2 |= abi::kOverIoUringFlags2;
 			init_patched_ = true;
 		}
+		if (passthrough_)
+			passthrough_->patch_init(init_flags_, &arg, std::min(arg_len, sizeof(arg)));
 		max_write_ = std::max<size_t>(4096, arg.max_write);
 		max_pages_ = (arg.flags & FUSE_MAX_PAGES) ? std::max<unsigned>(1, arg.max_pages) : kDefaultMaxPages;
 		std::vector<iovec> patched(iov, iov + count);
@@ -423,6 +440,17 @@ private:
 		return true;
 	}
 
+	int refuse(fuse_session *se, const std::string &error)
+	{
+		{
+			std::lock_guard<std::mutex> g(state_lock_);
+			used_ = "none";
+			error_ = error;
+		}
+		fuse_session_exit(se);
+		return -EIO;
+	}
+
 	int fall_back(fuse_session *se, const std::string &why)
 	{
 		if (opts_.fallback && !fallback_possible_) {
@@ -430,14 +458,12 @@ private:
 			// holds every request until the ring is complete.
 			log("transport uring failed: %s; no fallback possible after the kernel switched to io_uring",
 			    why.c_str());
-			fuse_session_exit(se);
-			return -EIO;
+			return refuse(se, "transport uring failed: " + why);
 		}
 		if (!opts_.fallback) {
 			log("transport uring is unavailable: %s; refusing to serve (set RFUSE_FALLBACK=1 to use "
 			    "classic FUSE instead)", why.c_str());
-			fuse_session_exit(se);
-			return -EIO;
+			return refuse(se, "transport uring is unavailable: " + why);
 		}
 		log("transport uring is unavailable: %s; RFUSE_FALLBACK=1: serving classic FUSE (/dev/fuse)",
 		    why.c_str());
@@ -596,6 +622,12 @@ private:
 		char *start = e.payload() - fixed;
 		std::memcpy(start, &in, sizeof(in));
 		std::memcpy(start + sizeof(in), e.header->op_in, op_len);
+		e.opcode = in.opcode;
+		e.nodeid = in.nodeid;
+		if (is_data(in.opcode))
+			data_requests_.fetch_add(1, std::memory_order_relaxed);
+		if (passthrough_)
+			passthrough_->on_request(in, start + sizeof(in), op_len);
 
 		tls_entry = &e;
 		dispatch(start, in.len);
@@ -648,6 +680,8 @@ private:
 			std::memmove(dst, iov[i].iov_base, iov[i].iov_len);
 			dst += iov[i].iov_len;
 		}
+		if (passthrough_ && out.error == 0)
+			passthrough_->on_reply(e.opcode, e.nodeid, e.payload(), total);
 		out.len = static_cast<std::uint32_t>(sizeof(out) + total);
 		std::memcpy(e.header->in_out, &out, sizeof(out));
 		e.header->ring_ent_in_out.payload_sz = static_cast<std::uint32_t>(total);
@@ -721,6 +755,7 @@ private:
 	}
 
 	TransportOptions opts_;
+	std::unique_ptr<Passthrough> passthrough_; // RFUSE_PASSTHROUGH=1
 	fuse_session *se_ = nullptr;
 	int fd_ = -1;
 	bool serialize_ = false;
@@ -729,6 +764,7 @@ private:
 	// INIT, seen by the hooks in the thread that runs loop().
 	std::uint64_t init_unique_ = 0;
 	bool kernel_offered_ = false;
+	std::uint64_t init_flags_ = 0;
 	bool init_patched_ = false;
 	bool init_done_ = false;
 	bool fallback_possible_ = false; // does the kernel still serve /dev/fuse for everything?
@@ -747,8 +783,10 @@ private:
 	mutable std::mutex state_lock_; // used_, fallback_reason_, entries_ growth
 	std::string used_ = "uring";
 	std::string fallback_reason_;
+	std::string error_;
 	std::atomic<std::uint64_t> dev_requests_{0};
 	std::atomic<std::uint64_t> dev_forgets_{0};
+	std::atomic<std::uint64_t> data_requests_{0};
 };
 
 } // namespace

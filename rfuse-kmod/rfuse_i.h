@@ -54,6 +54,9 @@ enum rfuse_slot_state {
 #define RFUSE_SLOT_OUT_ROOM	(RFUSE_SLOT_SIZE - RFUSE_SLOT_OUT_OFF)
 #define RFUSE_NO_ARG_SLOT	(-1)
 
+/* the upper bound keeps a typo from making callers spin for seconds */
+#define RFUSE_MAX_POLL_US	10000U
+
 struct rfuse_slot {
 	atomic_t state;		/* generation << RFUSE_STATE_BITS | state */
 	/* The fields below are written only by the allocator of the slot. */

@@ -855,7 +855,7 @@ static void rfuse_chan_free(struct kref *ref)
 	struct rfuse_chan *chan = container_of(ref, struct rfuse_chan, ref);
 	unsigned int i;
 
-	for (i = 0; i < chan->nr_rings; i++) {
+	for (i = 0; chan->rings && i < chan->nr_rings; i++) {
 		struct rfuse_ring *ring = &chan->rings[i];
 
 		WARN_ON(ring->fud);
@@ -956,6 +956,7 @@ struct rfuse_chan *rfuse_chan_create(unsigned int nr_rings, unsigned int poll_us
 	INIT_LIST_HEAD(&chan->end_list);
 	INIT_WORK(&chan->end_work, rfuse_end_work);
 	chan->nr_rings = nr_rings;
+	poll_us = min(poll_us, RFUSE_MAX_POLL_US);
 	chan->poll_ns = (u64)poll_us * NSEC_PER_USEC;
 	rfuse_layout(&chan->info, nr_rings, poll_us);
 

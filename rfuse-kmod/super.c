@@ -50,9 +50,6 @@ static const struct fs_parameter_spec rfuse_fs_parameters[] = {
 	{}
 };
 
-/* the upper bound keeps a typo from making callers spin for seconds */
-#define RFUSE_MAX_POLL_US	10000
-
 static bool rfuse_valid_rootmode(unsigned int mode)
 {
 	return S_ISREG(mode) || S_ISDIR(mode);

@@ -23,6 +23,8 @@ constexpr uint64_t kBogoDirentSize = 20;
 constexpr int64_t kDirRemoved = -1;
 // readdir offsets: 1 follows ".", 2 follows "..", entries' cookies follow.
 constexpr uint64_t kFirstCookie = 3;
+// Symlink targets at least this long take a page on tmpfs.
+constexpr size_t kShortSymlinkMax = 128;
 
 struct StringHash {
 	using is_transparent = void;
@@ -151,7 +153,10 @@ struct Inode {
 
 	bool is_dir() const { return type == S_IFDIR; }
 	bool is_reg() const { return type == S_IFREG; }
-	bool unused() const { return nlookup.load() == 0 && nlink.load() == 0 && handles.load() == 0; }
+	// Order matters: a reference is only taken while the inode is linked
+	// (lookup) or referenced (open), so reading in this order, each zero
+	// seen makes the next count's increments visible.
+	bool unused() const { return nlink.load() == 0 && nlookup.load() == 0 && handles.load() == 0; }
 
 	// Caller holds mu (shared at least).
 	void fill_stat(struct stat *st) const
@@ -423,6 +428,7 @@ int Filesystem::add_entry(Inode *dir, std::string_view name, std::unique_ptr<Ino
 	else if (!dir->dir->reserve_slot())
 		err = ENOENT;
 	if (err != 0) {
+		unreserve_pages(child->pages.size());
 		inodes_used_.fetch_sub(1);
 		return err;
 	}
@@ -542,6 +548,15 @@ int Filesystem::symlink(std::string_view target, fuse_ino_t parent, std::string_
 		return err;
 	n->target = std::string(target);
 	n->size = target.size();
+	if (target.size() >= kShortSymlinkMax) {
+		// tmpfs keeps a long target in a page of its own, which shows
+		// in st_blocks and in the space used.
+		if (!reserve_pages(1)) {
+			inodes_used_.fetch_sub(1);
+			return ENOSPC;
+		}
+		n->pages.emplace(0, nullptr);
+	}
 	return add_entry(p, name, std::move(n), out);
 }
 
@@ -730,6 +745,8 @@ int Filesystem::rename(fuse_ino_t parent, std::string_view name, fuse_ino_t newp
 		const timespec ts = now();
 		const fuse_ino_t s_ino = s->ino;
 		const mode_t s_type = s->type;
+		const bool s_dir = s->is_dir();
+		const bool t_dir = t != nullptr && t->is_dir();
 		if (exchange) {
 			se->ino = t->ino;
 			se->type = t->type;
@@ -744,9 +761,9 @@ int Filesystem::rename(fuse_ino_t parent, std::string_view name, fuse_ino_t newp
 			}
 			p2->dir->insert(newname, s_ino, s_type);
 		}
-		if (cross && s->is_dir())
+		if (cross && s_dir)
 			s->dir->parent = p2->ino;
-		if (cross && exchange && t->is_dir())
+		if (cross && exchange && t_dir)
 			t->dir->parent = p1->ino;
 
 		{
@@ -754,24 +771,26 @@ int Filesystem::rename(fuse_ino_t parent, std::string_view name, fuse_ino_t newp
 			s->ctime = ts;
 		}
 		if (t != nullptr) {
+			// A replaced inode may be freed by a forget as soon as
+			// its last link is gone: this is the last touch of t.
 			std::unique_lock l(t->mu);
 			t->ctime = ts;
 			if (!exchange)
-				t->nlink = t->is_dir() ? 0 : t->nlink.load() - 1;
+				t->nlink = t_dir ? 0 : t->nlink.load() - 1;
 		}
 		// Subdirectory links: "s/.." moves from p1 to p2, "t/.." the
 		// other way on exchange, and a replaced directory takes its
 		// ".." link on p2 away with it.
 		int d1 = 0, d2 = 0;
-		if (cross && s->is_dir()) {
+		if (cross && s_dir) {
 			--d1;
 			++d2;
 		}
-		if (cross && exchange && t->is_dir()) {
+		if (cross && exchange && t_dir) {
 			++d1;
 			--d2;
 		}
-		if (!exchange && t != nullptr && t->is_dir())
+		if (!exchange && t_dir)
 			--d2;
 		{
 			std::unique_lock l(p1->mu);

@@ -6,7 +6,7 @@
 // Inode lifetime follows the FUSE lookup protocol. Every method that hands an
 // inode out (lookup, create, mkdir, mknod, symlink, link, readdir with plus)
 // takes one lookup reference; forget() drops them. An inode is freed when it
-// has no lookup references, no links, no open handles and no internal pins.
+// has no lookup references, no links and no open handles.
 // Callers must hold a lookup reference on every inode they name, as the
 // kernel does: that is what keeps a raw Inode pointer valid for the length of
 // one call.
@@ -66,7 +66,7 @@ struct Caller {
 // A directory entry handed to a readdir callback. `attr` is complete for
 // readdirplus and has only st_ino/st_mode otherwise. `next_off` is the
 // offset to pass back to continue after this entry. `is_dot` marks "." and
-// "..", which never take a lookup reference.
+// "..", which never take a lookup reference. `name` is NUL-terminated.
 struct DirEntryView {
 	std::string_view name;
 	const struct stat &attr;

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace {
 
@@ -87,10 +88,25 @@ bool make_config(const RawOptions &raw, stackfs::Config *cfg)
 }
 
 // One O_PATH descriptor per inode in use: allow as many as the hard limit.
+// One O_PATH descriptor per known inode: a big tree needs far more than the
+// usual 1024/4096. Root may raise the hard limit up to fs.nr_open.
 void raise_fd_limit()
 {
 	rlimit lim;
-	if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &lim) != 0)
+		return;
+	if (geteuid() == 0) {
+		std::FILE *f = std::fopen("/proc/sys/fs/nr_open", "r");
+		unsigned long nr_open = 0;
+		if (f != nullptr) {
+			if (std::fscanf(f, "%lu", &nr_open) == 1 && nr_open > lim.rlim_max)
+				lim.rlim_max = nr_open;
+			std::fclose(f);
+		}
+	}
+	lim.rlim_cur = lim.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &lim) != 0) {
+		getrlimit(RLIMIT_NOFILE, &lim);
 		lim.rlim_cur = lim.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &lim);
 	}

@@ -42,7 +42,7 @@ struct Profile {
 	unsigned long long fio_total_size = 0; // split evenly over the jobs
 	double fio_runtime_s = 0;              // upper bound per fio run
 	double metadata_duration_s = 1;
-	int metadata_files_per_thread = 1000; // MWUL/MWUM pool per thread
+	int metadata_files_per_thread = 1000; // MWUL/MWUM pool, MWCL/MWCM bound per thread
 	int metadata_dir_entries = 100;       // MRDL/MRDM/MRPM directory size
 	double macro_duration_s = 1;
 	std::map<std::string, int> macro_files; // fileset size per personality

@@ -117,6 +117,8 @@ bool one_work(const MetadataParams &p, const Layout &layout, const std::string &
 {
 	const std::string &op = p.op;
 	if (op == "MWCL" || op == "MWCM") {
+		if (n >= p.files_per_thread)
+			return false;
 		create_file(dir + "/" + file_name(t, n));
 	} else if (op == "MWUL" || op == "MWUM") {
 		if (n >= p.files_per_thread)

@@ -12,8 +12,10 @@
 // Directories are named *.d (NullFS treats only such names as directories).
 // One "work" is one create, unlink, full directory scan, or open+close.
 // Threads are pinned one per CPU, set up untimed, start together at a
-// barrier and run for a fixed time (an unlink pool may run dry earlier:
-// each thread's rate is its works over its own active time).
+// barrier and run for a fixed time. Creates and unlinks are bounded by
+// files_per_thread per thread (the unlink pool; for creates, a bound on
+// what a fast run leaves behind): a thread that reaches it stops early, and
+// each thread's rate is its works over its own active time.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -29,7 +31,7 @@ struct MetadataParams {
 	std::string dir;          // an empty directory on the filesystem under test
 	std::vector<int> cpus;    // one thread per entry, pinned to it
 	double duration_s = 1;
-	int files_per_thread = 1000; // MWUL/MWUM pool
+	int files_per_thread = 1000; // MWUL/MWUM pool, MWCL/MWCM bound
 	int dir_entries = 100;       // MRDL/MRDM/MRPM directory size
 	// Called about every 10 ms while the threads run; returning true stops
 	// them early (interrupt, daemon death).
@@ -40,7 +42,7 @@ struct MetadataThread {
 	int cpu = -1;
 	long long works = 0;
 	double elapsed_s = 0;
-	bool exhausted = false; // ran out of files to unlink before the time was up
+	bool exhausted = false; // reached files_per_thread before the time was up
 };
 
 struct MetadataResult {

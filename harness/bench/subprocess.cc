@@ -62,6 +62,25 @@ ProcessResult run_process(const std::vector<std::string> &argv,
 		cargv.push_back(a.data());
 	cargv.push_back(nullptr);
 
+	// The environment is built before fork: the child of a threaded process
+	// may only make async-signal-safe calls (no setenv, no malloc).
+	std::map<std::string, std::string> merged;
+	for (char **e = environ; *e != nullptr; ++e) {
+		std::string kv = *e;
+		size_t eq = kv.find('=');
+		if (eq != std::string::npos)
+			merged[kv.substr(0, eq)] = kv.substr(eq + 1);
+	}
+	for (const auto &[k, v] : env)
+		merged[k] = v;
+	std::vector<std::string> env_strings;
+	for (const auto &[k, v] : merged)
+		env_strings.push_back(k + "=" + v);
+	std::vector<char *> cenv;
+	for (std::string &kv : env_strings)
+		cenv.push_back(kv.data());
+	cenv.push_back(nullptr);
+
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0)
@@ -79,10 +98,10 @@ ProcessResult run_process(const std::vector<std::string> &argv,
 		dup2(in, STDIN_FILENO);
 		dup2(out, STDOUT_FILENO);
 		dup2(err, STDERR_FILENO);
-		for (const auto &[k, v] : env)
-			setenv(k.c_str(), v.c_str(), 1);
-		execvp(cargv[0], cargv.data());
-		std::fprintf(stderr, "exec %s: %s\n", cargv[0], std::strerror(errno));
+		execvpe(cargv[0], cargv.data(), cenv.data());
+		const char msg[] = "exec failed\n";
+		ssize_t ignored = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+		(void)ignored;
 		_exit(127);
 	}
 	setpgid(pid, pid); // also from here: no race with the kill below
@@ -125,9 +144,11 @@ std::string first_line_of(const std::vector<std::string> &argv)
 {
 	try {
 		ProcessResult r = run_process(argv, {}, std::chrono::seconds(10));
-		std::string text = r.out.empty() ? r.err : r.out;
-		if (r.exit_code != 0 && text.empty())
+		// Some tools print their answer with a non-zero status
+		// (systemd-detect-virt: "none", 1); 127 is a failed exec.
+		if (r.exit_code == 127 || r.term_signal != 0)
 			return "";
+		std::string text = r.out.empty() ? r.err : r.out;
 		return text.substr(0, text.find('\n'));
 	} catch (const std::exception &) {
 		return "";

@@ -109,25 +109,27 @@ private:
 
 class DaemonTransport : public Transport {
 public:
-	DaemonTransport(std::string name, std::string suffix, std::string env_transport, std::string device,
+	// `requirement`: the path that must exist for this transport (its
+	// device, or for uring the fuse module's enable_uring parameter).
+	DaemonTransport(std::string name, std::string suffix, std::string env_transport, std::string requirement,
 			std::string description)
 		: name_(std::move(name)), suffix_(std::move(suffix)), env_transport_(std::move(env_transport)),
-		  device_(std::move(device)), description_(std::move(description))
+		  requirement_(std::move(requirement)), description_(std::move(description))
 	{
 	}
 	std::string name() const override { return name_; }
 	std::string description() const override { return description_; }
 	std::string unavailable_reason(const FsDef &fs, const std::string &bin_dir) const override
 	{
-		if (!exists(device_))
-			return device_ + " does not exist" +
+		if (!exists(requirement_))
+			return requirement_ + " does not exist" +
 			       (name_ == "rfuse" ? " (rfuse.ko not loaded; run it in the VM: ./run.sh vm -- ...)"
 						 : name_ == "uring" ? " (kernel without FUSE over io_uring)" : "");
 		std::string bin = bin_dir + "/" + fs.name + suffix_;
 		if (access(bin.c_str(), X_OK) != 0)
 			return bin + " is not built";
 		if (name_ == "uring" && !uring_enabled())
-			return "FUSE over io_uring is off (" + device_ + " is N; as root: echo Y > " + device_ + ")";
+			return "FUSE over io_uring is off (" + requirement_ + " is N; as root: echo Y > " + requirement_ + ")";
 		return "";
 	}
 	std::string backing_kind(const FsDef &fs, const Point &point) const override
@@ -176,13 +178,13 @@ private:
 	// caller's decision (./run.sh full-suite does), not a side effect here.
 	bool uring_enabled() const
 	{
-		std::ifstream in(device_);
+		std::ifstream in(requirement_);
 		std::string v;
 		in >> v;
 		return v == "Y" || v == "1";
 	}
 
-	std::string name_, suffix_, env_transport_, device_, description_;
+	std::string name_, suffix_, env_transport_, requirement_, description_;
 };
 
 } // namespace

@@ -76,6 +76,9 @@ protected:
 		fn(dirs_.sub, "subject");
 	}
 
+	// The object of `p` that belongs to the side of `d` (inside both/each).
+	template <class T> T &side_of(Pair<T> &p, const Dir &d) { return &d == &dirs_.ref ? p.ref : p.sub; }
+
 	// The side absolute expectations are checked on: the reference, or the
 	// subject when the reference lacks a feature (reference_enabled_ off).
 	template <class R> const R &judged(const Pair<R> &p) const { return reference_enabled_ ? p.ref : p.sub; }

@@ -8,12 +8,13 @@
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <grp.h>
 #include <linux/falloc.h>
 #include <set>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <thread>
@@ -38,6 +39,8 @@ using Permissions = PosixTest;
 using Mmap = PosixTest;
 using Concurrency = PosixTest;
 using Fallocate = PosixTest;
+using CopyFileRange = PosixTest;
+using Locks = PosixTest;
 using Special = PosixTest;
 using Statfs = PosixTest;
 
@@ -679,8 +682,8 @@ TEST_F(Dirs, FsyncAndRemovedDirectory)
 	expect_ok(both(d, [](File &h) { return h.fsync(); }));
 	expect_ok(both([](Dir &x) { return x.rmdir("d"); }));
 	// The open directory is dead: nothing can be created in it.
-	each([&](Dir &, const char *side) {
-		int fd = (std::string(side) == "reference" ? d.ref : d.sub).val.fd();
+	each([&](Dir &x, const char *side) {
+		int fd = side_of(d, x).val.fd();
 		errno = 0;
 		EXPECT_LT(openat(fd, "new", O_CREAT | O_WRONLY | O_CLOEXEC, 0644), 0) << side;
 		EXPECT_EQ(errno, ENOENT) << side << ": create in a removed directory";
@@ -692,7 +695,7 @@ TEST_F(Dirs, FsyncAndRemovedDirectory)
 // tmpfs has user.* xattrs from Linux 6.6 on. With an older reference the
 // subject is judged against the expectations alone; when neither side has
 // them the tests are skipped.
-class XattrTest : public PosixTest {
+class Xattr : public PosixTest {
 protected:
 	void SetUp() override
 	{
@@ -714,7 +717,7 @@ protected:
 	}
 };
 
-TEST_F(XattrTest, SetGetListRemove)
+TEST_F(Xattr, SetGetListRemove)
 {
 	make_file("f", "x");
 	expect_ok(both([](Dir &d) { return d.setxattr("f", "user.a", "alpha", 0); }));
@@ -750,7 +753,7 @@ TEST_F(XattrTest, SetGetListRemove)
 	expect_data(both([](Dir &d) { return d.getxattr("g", "user.bin"); }), binary);
 }
 
-TEST_F(XattrTest, CreateAndReplaceFlags)
+TEST_F(Xattr, CreateAndReplaceFlags)
 {
 	make_file("f", "x");
 	expect_err(both([](Dir &d) { return d.setxattr("f", "user.x", "1", XATTR_REPLACE); }), ENODATA);
@@ -763,7 +766,7 @@ TEST_F(XattrTest, CreateAndReplaceFlags)
 	expect_data(both([](Dir &d) { return d.getxattr("f", "user.x"); }), "333");
 }
 
-TEST_F(XattrTest, RangeAndMissing)
+TEST_F(Xattr, RangeAndMissing)
 {
 	make_file("f", "x");
 	expect_ok(both([](Dir &d) { return d.setxattr("f", "user.long", "0123456789", 0); }));
@@ -1465,7 +1468,7 @@ TEST_F(Concurrency, RenamesKeepEveryFile)
 	expect_content("a/t3-17", "17");
 }
 
-// ---------------------------------------------------------------- fallocate / SEEK_DATA
+// ---------------------------------------------------------------- fallocate, SEEK_DATA, copy_file_range, locks
 
 TEST_F(Fallocate, Modes)
 {
@@ -1534,6 +1537,112 @@ TEST_F(Fallocate, SeekDataAndHole)
 	if (reference_enabled_)
 		walk(f.ref.val, "reference");
 	walk(f.sub.val, "subject");
+}
+
+TEST_F(CopyFileRange, CopiesAndStopsAtEof)
+{
+	std::string data = pattern(300000, 10);
+	make_file("src", data);
+	make_file("dst", "0123456789");
+	auto src = both([](Dir &d) { return d.open("src", O_RDONLY); });
+	auto dst = both([](Dir &d) { return d.open("dst", O_RDWR); });
+	auto copy = [&](File &in, File &out, loff_t in_off, loff_t out_off, size_t len) {
+		trace_note(fmt::format("copy_file_range(src, {}, dst, {}, {})", in_off, out_off, len));
+		ssize_t n = copy_file_range(in.fd(), &in_off, out.fd(), &out_off, len, 0);
+		return n < 0 ? Status{0, errno} : Status{n, 0};
+	};
+	expect_val(both([&](Dir &d) { return copy(side_of(src, d).val, side_of(dst, d).val, 1000, 5, 200000); }),
+		   200000);
+	// Past the end of the source it copies what there is.
+	expect_val(both([&](Dir &d) { return copy(side_of(src, d).val, side_of(dst, d).val, 250000, 300000, 100000); }),
+		   50000);
+	expect_val(both([&](Dir &d) { return copy(side_of(src, d).val, side_of(dst, d).val, 400000, 0, 10); }), 0);
+	std::string expected = "01234" + data.substr(1000, 200000);
+	expected.resize(300000, '\0');
+	expected += data.substr(250000);
+	expect_content("dst", expected);
+}
+
+TEST_F(Locks, RecordLocksAndFlockConflict)
+{
+	make_file("f", pattern(4096, 11));
+	auto f = both([](Dir &d) { return d.open("f", O_RDWR); });
+	expect_ok(f);
+	each([&](Dir &d, const char *side) {
+		int fd = side_of(f, d).val.fd();
+		struct flock lk {};
+		lk.l_type = F_WRLCK;
+		lk.l_whence = SEEK_SET;
+		lk.l_start = 0;
+		lk.l_len = 100;
+		EXPECT_EQ(fcntl(fd, F_SETLK, &lk), 0) << side << ": F_SETLK: " << errno_name(errno);
+		EXPECT_EQ(flock(fd, LOCK_EX | LOCK_NB), 0) << side << ": flock: " << errno_name(errno);
+	});
+	// Another process sees both locks.
+	constexpr size_t kProbes = 6;
+	const char *what[kProbes] = {"F_SETLK on a locked range", "F_GETLK type", "F_GETLK pid is the holder",
+				     "F_SETLK on a free range", "flock LOCK_EX|LOCK_NB", "flock LOCK_SH|LOCK_NB"};
+	const long expected[kProbes] = {EAGAIN, F_WRLCK, 1, 0, EWOULDBLOCK, EWOULDBLOCK};
+	int pipefd[2];
+	ASSERT_EQ(pipe(pipefd), 0);
+	pid_t parent = getpid();
+	pid_t child = fork();
+	ASSERT_GE(child, 0);
+	if (child == 0) {
+		close(pipefd[0]);
+		for (int dfd : {dirs_.ref.fd(), dirs_.sub.fd()}) {
+			long r[kProbes] = {};
+			int fd = openat(dfd, "f", O_RDWR);
+			struct flock lk {};
+			lk.l_type = F_WRLCK;
+			lk.l_whence = SEEK_SET;
+			lk.l_start = 50;
+			lk.l_len = 10;
+			r[0] = fcntl(fd, F_SETLK, &lk) == 0 ? 0 : errno;
+			lk.l_type = F_WRLCK;
+			r[1] = fcntl(fd, F_GETLK, &lk) == 0 ? lk.l_type : -errno;
+			r[2] = lk.l_pid == parent;
+			lk.l_type = F_WRLCK;
+			lk.l_start = 200;
+			lk.l_len = 100;
+			r[3] = fcntl(fd, F_SETLK, &lk) == 0 ? 0 : errno;
+			r[4] = flock(fd, LOCK_EX | LOCK_NB) == 0 ? 0 : errno;
+			r[5] = flock(fd, LOCK_SH | LOCK_NB) == 0 ? 0 : errno;
+			if (write(pipefd[1], r, sizeof(r)) != static_cast<ssize_t>(sizeof(r)))
+				_exit(4);
+		}
+		_exit(0);
+	}
+	close(pipefd[1]);
+	long results[2][kProbes];
+	size_t got = 0;
+	while (got < sizeof(results)) {
+		ssize_t n = read(pipefd[0], reinterpret_cast<char *>(results) + got, sizeof(results) - got);
+		if (n <= 0)
+			break;
+		got += static_cast<size_t>(n);
+	}
+	close(pipefd[0]);
+	int status = 0;
+	waitpid(child, &status, 0);
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child failed, wait status " << status;
+	ASSERT_EQ(got, sizeof(results));
+	for (size_t i = 0; i < kProbes; ++i) {
+		EXPECT_EQ(results[0][i], expected[i]) << "reference, other process: " << what[i];
+		EXPECT_EQ(results[1][i], results[0][i])
+			<< "other process: " << what[i] << ": reference " << results[0][i] << ", subject " << results[1][i];
+	}
+	// Closing the descriptor drops the record locks.
+	expect_ok(both(f, [](File &h) { return h.close(); }));
+	each([](Dir &d, const char *side) {
+		File g = std::move(d.open("f", O_RDWR).val);
+		struct flock lk {};
+		lk.l_type = F_WRLCK;
+		lk.l_whence = SEEK_SET;
+		lk.l_len = 0;
+		EXPECT_EQ(fcntl(g.fd(), F_GETLK, &lk), 0) << side;
+		EXPECT_EQ(lk.l_type, F_UNLCK) << side << ": a lock outlived its descriptor";
+	});
 }
 
 // ---------------------------------------------------------------- special files, statfs

@@ -575,6 +575,18 @@ TEST_F(MemfsTest, Symlinks)
 	EXPECT_EQ(EINVAL, fs.readlink(f, &t));
 	EXPECT_EQ(ENAMETOOLONG, fs.symlink(std::string(5000, 'x'), kRootIno, "l2", root, &st));
 	EXPECT_EQ(EEXIST, fs.symlink("x", kRootIno, "l", root, &st));
+	EXPECT_EQ(0u, fs.pages_used());
+	// Like tmpfs, a target of 128 bytes or more takes a page.
+	ASSERT_EQ(0, fs.symlink(std::string(127, 's'), kRootIno, "short", root, &st));
+	EXPECT_EQ(0, st.st_blocks);
+	ASSERT_EQ(0, fs.symlink(std::string(128, 's'), kRootIno, "long", root, &st));
+	EXPECT_EQ(8, st.st_blocks);
+	EXPECT_EQ(1u, fs.pages_used());
+	EXPECT_EQ(EEXIST, fs.symlink(std::string(200, 's'), kRootIno, "long", root, &st));
+	EXPECT_EQ(1u, fs.pages_used());
+	ASSERT_EQ(0, fs.unlink(kRootIno, "long"));
+	fs.forget(st.st_ino, 1);
+	EXPECT_EQ(0u, fs.pages_used());
 }
 
 TEST_F(MemfsTest, SetgidDirectoryPassesOnGroup)

@@ -210,13 +210,18 @@ TEST_F(UringDisabled, MountIsRefusedWithoutFallback)
 	harness::DaemonSpec spec;
 	spec.argv = {binary("memfs-rfuse")};
 	spec.mountpoint = mnt;
-	spec.env = {{"RFUSE_TRANSPORT", "uring"}};
+	spec.env = {{"RFUSE_TRANSPORT", "uring"}, {"RFUSE_STATS_FILE", dir / "stats.json"}};
 	spec.log_path = dir / "daemon.log";
 	EXPECT_THROW(harness::MountedFs fs(spec), std::runtime_error);
 	std::string log = slurp(spec.log_path);
 	EXPECT_NE(log.find("transport uring is unavailable"), std::string::npos) << log;
 	EXPECT_NE(log.find("enable_uring is N"), std::string::npos) << log;
 	EXPECT_NE(log.find("RFUSE_FALLBACK=1"), std::string::npos) << log;
+	nlohmann::json s = rfuse_test::read_stats(dir / "stats.json");
+	EXPECT_EQ(s["transport_requested"], "uring");
+	EXPECT_EQ(s["transport_used"], "none");
+	EXPECT_EQ(s["mounted"], false);
+	EXPECT_NE(s["error"].get<std::string>().find("enable_uring is N"), std::string::npos) << s.dump(2);
 	char *real = realpath(mnt.c_str(), nullptr);
 	ASSERT_NE(real, nullptr);
 	EXPECT_FALSE(fs_common::is_mountpoint(real));
@@ -238,6 +243,35 @@ TEST_F(UringDisabled, FallbackIsUsedAndReported)
 	EXPECT_NE(m.log().find("RFUSE_FALLBACK=1: using classic FUSE"), std::string::npos) << m.log();
 }
 
+// A filesystem that replies later, from its own thread: each reply finds the
+// ring entry holding its request by `unique`, and the entry waits for it.
+TEST_F(Uring, RepliesFromAnotherThread)
+{
+	MemfsMount m(Env{{"RFUSE_TRANSPORT", "uring"},
+			 {"LD_PRELOAD", rfuse_test::librfuse_path()},
+			 {"ASAN_OPTIONS", "verify_asan_link_order=0"}},
+		     {}, "async_reply_fs");
+	std::atomic<int> failures{0};
+	std::vector<std::thread> threads;
+	for (int t = 0; t < 4; ++t) {
+		threads.emplace_back([&] {
+			for (int i = 0; i < 100; ++i) {
+				struct stat st {};
+				if (stat(m.path("file").c_str(), &st) != 0 || st.st_size != 28)
+					++failures;
+				if (slurp(m.path("file")) != "replied from another thread\n")
+					++failures;
+			}
+		});
+	}
+	for (std::thread &t : threads)
+		t.join();
+	EXPECT_EQ(failures.load(), 0);
+	nlohmann::json s = m.stop_and_read_stats();
+	EXPECT_EQ(s["transport_used"], "uring");
+	EXPECT_GE(s["requests"]["ring"].get<uint64_t>(), 4u * 100u * 2u) << s.dump(2); // GETATTR + OPEN at least
+}
+
 // The kernel can still refuse the ring after INIT (here: a payload buffer it
 // finds too small, forced for the test). Then it serves /dev/fuse again:
 // with RFUSE_FALLBACK=1 librfuse serves classic FUSE and says so ...
@@ -254,18 +288,82 @@ TEST_F(Uring, RefusedRegistrationFallsBackWhenAllowed)
 	EXPECT_GT(s["requests"]["dev_fuse"].get<uint64_t>(), 5u);
 }
 
-// ... and without it the daemon stops serving, unmounts and fails.
+// ... and without it the daemon stops serving, unmounts and fails. (It may
+// be gone before the mount was even seen.)
 TEST_F(Uring, RefusedRegistrationStopsTheDaemonWithoutFallback)
 {
-	MemfsMount m(Env{{"RFUSE_TRANSPORT", "uring"}, {"RFUSE_URING_PAYLOAD_BYTES", "4096"}});
-	for (int waited_ms = 0; waited_ms < 30000 && m.fs->daemon_alive(); waited_ms += 10)
-		std::this_thread::sleep_for(std::chrono::milliseconds(10));
-	int status = m.fs->stop();
-	ASSERT_TRUE(WIFEXITED(status)) << m.log();
-	EXPECT_EQ(WEXITSTATUS(status), 1) << m.log();
-	EXPECT_NE(m.log().find("refusing to serve"), std::string::npos) << m.log();
-	EXPECT_FALSE(fs_common::is_mountpoint(m.fs->mountpoint()));
+	ScratchDir dir("uring-register");
+	std::string mnt = dir / "mnt";
+	mkdir(mnt.c_str(), 0755);
+	harness::DaemonSpec spec;
+	spec.argv = {binary("memfs-rfuse")};
+	spec.mountpoint = mnt;
+	spec.env = {{"RFUSE_TRANSPORT", "uring"},
+		    {"RFUSE_URING_PAYLOAD_BYTES", "4096"},
+		    {"RFUSE_STATS_FILE", dir / "stats.json"}};
+	spec.log_path = dir / "daemon.log";
+	try {
+		harness::MountedFs fs(spec);
+		for (int waited_ms = 0; waited_ms < 30000 && fs.daemon_alive(); waited_ms += 10)
+			std::this_thread::sleep_for(std::chrono::milliseconds(10));
+		int status = fs.stop();
+		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << slurp(spec.log_path);
+	} catch (const std::runtime_error &e) {
+		EXPECT_NE(std::string(e.what()).find("exited before mounting (status 1)"), std::string::npos) << e.what();
+	}
+	std::string log = slurp(spec.log_path);
+	EXPECT_NE(log.find("refusing to serve"), std::string::npos) << log;
+	nlohmann::json s = rfuse_test::read_stats(dir / "stats.json");
+	EXPECT_EQ(s["transport_used"], "none");
+	EXPECT_NE(s["error"].get<std::string>().find("FUSE_IO_URING_CMD_REGISTER failed"), std::string::npos)
+		<< s.dump(2);
+	char *real = realpath(mnt.c_str(), nullptr);
+	ASSERT_NE(real, nullptr);
+	EXPECT_FALSE(fs_common::is_mountpoint(real));
+	free(real);
 }
+
+#if URING_TEST_HAVE_STACKFS
+// RFUSE_PASSTHROUGH=1 under StackFS: the kernel does the file's reads and
+// writes on the backing file, so none reach the daemon; without it they do.
+void check_passthrough(const std::string &transport, bool passthrough)
+{
+	ScratchDir dir("passthrough");
+	std::string src = dir / "src", mnt = dir / "mnt", stats = dir / "stats.json";
+	mkdir(src.c_str(), 0755);
+	mkdir(mnt.c_str(), 0755);
+	harness::DaemonSpec spec;
+	spec.argv = {binary("stackfs-rfuse"), src};
+	spec.mountpoint = mnt;
+	spec.env = {{"RFUSE_TRANSPORT", transport}, {"RFUSE_STATS_FILE", stats},
+		    {"RFUSE_PASSTHROUGH", passthrough ? "1" : "0"}};
+	spec.log_path = dir / "daemon.log";
+	{
+		harness::MountedFs fs(spec);
+		EXPECT_EQ(rfuse_test::write_and_verify(mnt + "/f", 1024 * 1024 + 3, 7), "");
+		struct stat through {}, backing {};
+		ASSERT_EQ(stat((mnt + "/f").c_str(), &through), 0);
+		ASSERT_EQ(stat((src + "/f").c_str(), &backing), 0);
+		EXPECT_EQ(through.st_size, 1024 * 1024 + 3);
+		EXPECT_EQ(backing.st_size, 1024 * 1024 + 3);
+		EXPECT_EQ(slurp(mnt + "/f"), slurp(src + "/f"));
+		fs.stop();
+	}
+	nlohmann::json s = rfuse_test::read_stats(stats);
+	EXPECT_EQ(s["transport_used"], transport);
+	if (passthrough) {
+		EXPECT_GE(s["passthrough"]["opens"].get<uint64_t>(), 2u) << s.dump(2) << slurp(spec.log_path);
+		EXPECT_EQ(s["requests"]["read_write"], 0) << s.dump(2);
+	} else {
+		EXPECT_EQ(s["passthrough"]["opens"], 0);
+		EXPECT_GE(s["requests"]["read_write"].get<uint64_t>(), 2u) << s.dump(2);
+	}
+}
+
+TEST_F(Uring, PassthroughKeepsDataOffTheRing) { check_passthrough("uring", true); }
+TEST_F(Uring, WithoutPassthroughDataUsesTheRing) { check_passthrough("uring", false); }
+TEST_F(Uring, PassthroughOverClassicFuse) { check_passthrough("fuse", true); }
+#endif
 
 // kill -9 of the daemon while several processes hammer the mount: every
 // process gets its errors and exits (nothing hangs in the kernel), and the

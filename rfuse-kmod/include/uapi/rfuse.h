@@ -38,7 +38,16 @@
  *     forget_tail / intr_tail after consuming entries.
  * Daemon workers that find nothing to do call RFUSE_IOC_WAIT { r }, which
  * sleeps until ring r has work; it fails with ENODEV once the connection
- * is gone (unmounted or aborted): the daemon should then exit.
+ * is gone (unmounted or aborted): the daemon should then exit; EINTR on a
+ * signal. RFUSE_IOC_COMPLETE fails with EINVAL, changing nothing, for a
+ * slot or unique not in flight (also when the polling caller already took
+ * the reply: harmless). The kernel fails a request with EIO when its reply
+ * is malformed: wrong unique, error outside -511..0, an error with a
+ * payload, or a length other than what the request allows.
+ *
+ * Closing the /dev/rfuse fd aborts the connection (ENOTCONN for new
+ * requests, ECONNABORTED for those in flight), as when a /dev/fuse daemon
+ * dies. Counters: /sys/class/misc/rfuse/. Tracepoints: rfuse:*.
  */
 #ifndef _UAPI_LINUX_RFUSE_H
 #define _UAPI_LINUX_RFUSE_H

@@ -1,0 +1,171 @@
+#include "gate.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+namespace gate {
+
+using nlohmann::json;
+
+std::string machine_class(const json &env)
+{
+	std::string release = env.at("kernel").at("release").get<std::string>();
+	// major.minor: up to the second dot.
+	size_t first = release.find('.');
+	size_t second = first == std::string::npos ? std::string::npos : release.find_first_not_of("0123456789", first + 1);
+	std::string major_minor = release.substr(0, second);
+	return std::to_string(env.at("cpu").at("usable").get<int>()) + "cpu-" +
+	       env.at("virtualization").at("kind").get<std::string>() + "-" + major_minor;
+}
+
+std::map<std::string, SampleSet> within_run_ratios(const std::map<std::string, SampleSet> &samples)
+{
+	std::map<std::string, SampleSet> ratios;
+	for (const auto &[key, uring] : samples) {
+		size_t a = key.find('/'), b = key.rfind('/');
+		if (a == std::string::npos || a == b || key.substr(a + 1, b - a - 1) != "uring")
+			continue;
+		std::string metric = key.substr(0, a), threads = key.substr(b + 1);
+		auto fuse = samples.find(metric + "/fuse/" + threads);
+		if (fuse == samples.end())
+			continue;
+		SampleSet r;
+		r.unit = "ratio";
+		r.higher_is_better = uring.higher_is_better;
+		for (size_t i = 0; i < uring.values.size() && i < fuse->second.values.size(); i++)
+			if (fuse->second.values[i] != 0)
+				r.values.push_back(uring.values[i] / fuse->second.values[i]);
+		ratios["ratio_uring_vs_fuse/" + metric + "/" + threads] = r;
+	}
+	return ratios;
+}
+
+json to_json(const Settings &s)
+{
+	return {{"duration_s", s.duration_s},		{"repetitions", s.repetitions},
+		{"metrics", s.metrics},			{"transports", s.transports},
+		{"thread_counts", s.thread_counts},	{"inject_delay_us", s.inject_delay_us}};
+}
+
+json make_record(const std::string &mclass, const json &environment, const Settings &settings,
+		 const std::map<std::string, SampleSet> &samples)
+{
+	json rec;
+	rec["schema"] = kBaselineSchema;
+	rec["machine_class"] = mclass;
+	rec["environment"] = environment;
+	rec["settings"] = to_json(settings);
+	json &js = rec["samples"];
+	js = json::object();
+	for (const auto &[key, s] : samples)
+		js[key] = {{"unit", s.unit}, {"higher_is_better", s.higher_is_better}, {"values", s.values}};
+	return rec;
+}
+
+std::map<std::string, SampleSet> samples_from_record(const json &rec)
+{
+	std::map<std::string, SampleSet> out;
+	for (const auto &[key, s] : rec.at("samples").items()) {
+		SampleSet set;
+		set.unit = s.at("unit").get<std::string>();
+		set.higher_is_better = s.at("higher_is_better").get<bool>();
+		set.values = s.at("values").get<std::vector<double>>();
+		out[key] = set;
+	}
+	return out;
+}
+
+std::string incompatibility(const json &baseline, const std::string &now_class, const Settings &settings)
+{
+	if (baseline.value("schema", "") != kBaselineSchema)
+		return "not a rfuse-gate baseline (schema is not " + std::string(kBaselineSchema) + ")";
+	std::string base_class = baseline.value("machine_class", "");
+	if (base_class != now_class)
+		return "the baseline was recorded on machine class '" + base_class + "' but this machine is '" +
+		       now_class + "'; absolute numbers do not carry across CPU counts, VMs or kernels. " +
+		       "Record a baseline for this class with --update-baseline";
+	const json &bs = baseline.at("settings");
+	if (bs.at("duration_s").get<double>() != settings.duration_s)
+		return "the baseline measured for " + bs.at("duration_s").dump() + " s per sample, this run for " +
+		       json(settings.duration_s).dump() + " s";
+	if (bs.value("inject_delay_us", 0) != 0)
+		return "the baseline was recorded with an injected delay (test only)";
+	return "";
+}
+
+std::vector<Row> compare_runs(const std::map<std::string, SampleSet> &base, const std::map<std::string, SampleSet> &now,
+			      const Rule &rule)
+{
+	std::vector<Row> rows;
+	for (const auto &[key, s] : now) {
+		Row r;
+		r.key = key;
+		r.unit = s.unit;
+		r.higher_is_better = s.higher_is_better;
+		r.n_now = s.values.size();
+		auto b = base.find(key);
+		std::vector<double> none;
+		const std::vector<double> &bv = b == base.end() ? none : b->second.values;
+		r.n_base = bv.size();
+		r.cmp = compare(bv, s.values, s.higher_is_better, rule);
+		if (b == base.end())
+			r.cmp.note = "not in the baseline";
+		rows.push_back(r);
+	}
+	return rows;
+}
+
+bool any_regressed(const std::vector<Row> &rows)
+{
+	for (const auto &r : rows)
+		if (r.cmp.verdict == Verdict::regressed)
+			return true;
+	return false;
+}
+
+std::string format_table(const std::vector<Row> &rows)
+{
+	std::ostringstream o;
+	char line[512];
+	std::snprintf(line, sizeof line, "%-48s %-8s %12s %12s %8s %8s  %s\n", "metric", "unit", "baseline", "now",
+		      "change", "p", "verdict");
+	o << line;
+	for (const auto &r : rows) {
+		const Comparison &c = r.cmp;
+		if (c.verdict == Verdict::no_data) {
+			std::snprintf(line, sizeof line, "%-48s %-8s %12s %12.4g %8s %8s  %s (%s)\n", r.key.c_str(),
+				      r.unit.c_str(), "-", c.now_median, "-", "-", to_string(c.verdict).c_str(),
+				      c.note.c_str());
+		} else {
+			std::snprintf(line, sizeof line, "%-48s %-8s %12.4g %12.4g %+7.1f%% %8.4f  %s\n", r.key.c_str(),
+				      r.unit.c_str(), c.base_median, c.now_median, 100 * c.change,
+				      c.worse > 0 ? c.p_worse : c.p_better, to_string(c.verdict).c_str());
+		}
+		o << line;
+	}
+	return o.str();
+}
+
+json rows_to_json(const std::vector<Row> &rows)
+{
+	json out = json::array();
+	for (const auto &r : rows) {
+		const Comparison &c = r.cmp;
+		out.push_back({{"metric", r.key},
+			       {"unit", r.unit},
+			       {"higher_is_better", r.higher_is_better},
+			       {"n_baseline", r.n_base},
+			       {"n_now", r.n_now},
+			       {"baseline_median", c.base_median},
+			       {"now_median", c.now_median},
+			       {"change", c.change},
+			       {"p_worse", c.p_worse},
+			       {"p_better", c.p_better},
+			       {"verdict", to_string(c.verdict)},
+			       {"note", c.note}});
+	}
+	return out;
+}
+
+} // namespace gate

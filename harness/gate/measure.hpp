@@ -1,0 +1,55 @@
+// The gate's fixed measurements. Each configuration (metric, transport,
+// thread count) yields one sample per repetition; repetitions are
+// interleaved round-robin over all configurations so that drift of a shared
+// machine hits every configuration alike.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace gate {
+
+struct MetricDef {
+	std::string name;      // "nullfs_getattr_latency"
+	std::string short_name; // CLI selector: getattr, randread, mwcl, seqread
+	std::string fs;        // nullfs, memfs, stackfs
+	std::string unit;
+	bool higher_is_better = true;
+	std::string how;       // one line for the report
+};
+
+const std::vector<MetricDef> &metric_defs();
+const MetricDef &metric_def(const std::string &name);
+
+struct MeasureOptions {
+	std::vector<std::string> metrics;    // MetricDef::name, in this order
+	std::vector<std::string> transports; // fuse, uring
+	std::vector<int> thread_counts;      // e.g. {1, all CPUs}
+	std::vector<int> cpu_order;
+	int repetitions = 5;
+	double duration_s = 1.0;
+	int inject_delay_us = 0; // test only: -o delay_us=N for nullfs
+	std::string bin_dir;
+	std::string scratch_dir; // mount points and the stackfs tmpfs go below it
+	std::function<void(const std::string &)> progress;
+};
+
+// "<metric>/<transport>/t<threads>"
+std::string sample_key(const std::string &metric, const std::string &transport, int threads);
+
+struct SampleSet {
+	std::string unit;
+	bool higher_is_better = true;
+	std::vector<double> values; // one per repetition, in order
+};
+
+// Runs every repetition; throws std::runtime_error when a mount or a
+// measurement fails (the gate then exits 2).
+std::map<std::string, SampleSet> measure(const MeasureOptions &opts);
+
+// "" when `transport` can run here, else why not.
+std::string transport_unavailable(const std::string &transport, const std::string &bin_dir);
+
+} // namespace gate

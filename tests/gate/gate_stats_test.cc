@@ -1,0 +1,194 @@
+// Unit tests of the gate's statistics, decision rule, ratios and baseline
+// compatibility checks (no mounts).
+#include "gate.hpp"
+#include "stats.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace {
+
+using gate::Rule;
+using gate::Verdict;
+
+TEST(MannWhitney, ExactCompleteSeparation)
+{
+	// 4 vs 4, every x below every y: only 1 of C(8,4)=70 splits is as extreme.
+	EXPECT_NEAR(gate::mann_whitney_p_less({1, 2, 3, 4}, {5, 6, 7, 8}), 1.0 / 70, 1e-12);
+	// The other direction: every split is at least as small.
+	EXPECT_NEAR(gate::mann_whitney_p_less({5, 6, 7, 8}, {1, 2, 3, 4}), 1.0, 1e-12);
+	EXPECT_NEAR(gate::mann_whitney_min_p(4, 4), 1.0 / 70, 1e-12);
+	EXPECT_NEAR(gate::mann_whitney_min_p(5, 7), 1.0 / 792, 1e-12);
+}
+
+TEST(MannWhitney, ExactKnownValue)
+{
+	// x = {1, 3}, y = {2, 4, 5}: U_x = 1 (one pair x > y). Of the C(5,2)=10
+	// rank pairs, those with rank sum <= 4 are {1,2},{1,3}: p = 2/10.
+	EXPECT_NEAR(gate::mann_whitney_p_less({1, 3}, {2, 4, 5}), 0.2, 1e-12);
+	// Same with the 3 vs 3 table value: U = 0 -> 1/20, U = 1 -> 2/20.
+	EXPECT_NEAR(gate::mann_whitney_p_less({1, 2, 3}, {4, 5, 6}), 0.05, 1e-12);
+	EXPECT_NEAR(gate::mann_whitney_p_less({1, 2, 4}, {3, 5, 6}), 0.10, 1e-12);
+}
+
+TEST(MannWhitney, TiesUseMidranks)
+{
+	// All equal: every split has the same rank sum, p = 1 both ways.
+	EXPECT_NEAR(gate::mann_whitney_p_less({7, 7, 7}, {7, 7, 7}), 1.0, 1e-12);
+	// x = {1, 2}, y = {2, 3}: midranks 1, 2.5, 2.5, 4; x's sum is 3.5. Of the 6
+	// pairs, sums are 3.5, 3.5, 5, 5, 6.5, 6.5: p = 2/6.
+	EXPECT_NEAR(gate::mann_whitney_p_less({1, 2}, {2, 3}), 2.0 / 6, 1e-12);
+}
+
+TEST(MannWhitney, NormalApproximationForLargeSamples)
+{
+	std::vector<double> x, y;
+	for (int i = 0; i < 60; i++) {
+		x.push_back(i);
+		y.push_back(i + 30);
+	}
+	double p = gate::mann_whitney_p_less(x, y);
+	EXPECT_LT(p, 1e-6);
+	EXPECT_GT(gate::mann_whitney_p_less(y, x), 0.999);
+	// Identical samples: about one half.
+	EXPECT_NEAR(gate::mann_whitney_p_less(x, x), 0.5, 0.05);
+}
+
+TEST(MannWhitney, EmptyIsNoEvidence)
+{
+	EXPECT_EQ(gate::mann_whitney_p_less({}, {1, 2}), 1.0);
+	EXPECT_EQ(gate::mann_whitney_p_less({1}, {}), 1.0);
+}
+
+TEST(Median, OddEvenEmpty)
+{
+	EXPECT_EQ(gate::median({3, 1, 2}), 2);
+	EXPECT_EQ(gate::median({4, 1, 2, 3}), 2.5);
+	EXPECT_EQ(gate::median({}), 0);
+}
+
+const std::vector<double> kBase = {100, 101, 99, 100, 102};
+
+TEST(DecisionRule, ClearRegressionOfAThroughput)
+{
+	auto c = gate::compare(kBase, {70, 71, 69, 70, 72}, true, Rule{});
+	EXPECT_EQ(c.verdict, Verdict::regressed);
+	EXPECT_NEAR(c.change, -0.30, 1e-9);
+	EXPECT_LT(c.p_worse, 0.05);
+}
+
+TEST(DecisionRule, LatencyUpIsWorse)
+{
+	auto up = gate::compare(kBase, {130, 131, 129, 130, 132}, false, Rule{});
+	EXPECT_EQ(up.verdict, Verdict::regressed);
+	auto down = gate::compare(kBase, {70, 71, 69, 70, 72}, false, Rule{});
+	EXPECT_EQ(down.verdict, Verdict::improved);
+}
+
+TEST(DecisionRule, SignificantButSmallIsOk)
+{
+	// 5% worse with no overlap: statistically clear, practically not.
+	auto c = gate::compare(kBase, {95, 95.5, 94, 95, 96}, true, Rule{});
+	EXPECT_LT(c.p_worse, 0.05);
+	EXPECT_EQ(c.verdict, Verdict::ok);
+}
+
+TEST(DecisionRule, LargeButNotSignificantIsOk)
+{
+	// Median 30% worse, but the samples overlap wildly.
+	auto c = gate::compare({100, 20, 180, 60, 140}, {70, 10, 200, 40, 150}, true, Rule{});
+	EXPECT_GT(-c.change, 0.15);
+	EXPECT_GE(c.p_worse, 0.05);
+	EXPECT_EQ(c.verdict, Verdict::ok);
+}
+
+TEST(DecisionRule, ThresholdIsStrict)
+{
+	// Exactly at the threshold is not beyond it.
+	auto at = gate::compare({100, 100, 100, 100}, {85, 85, 85, 85}, true, Rule{0.15, 0.05});
+	EXPECT_EQ(at.verdict, Verdict::ok);
+	auto beyond = gate::compare({100, 100, 100, 100}, {84, 84, 84, 84}, true, Rule{0.15, 0.05});
+	EXPECT_EQ(beyond.verdict, Verdict::regressed);
+}
+
+TEST(DecisionRule, TooFewSamplesCannotFlag)
+{
+	// 3 vs 3: the smallest p is 1/20 = alpha, never below it.
+	auto c = gate::compare({100, 100, 100}, {10, 10, 10}, true, Rule{});
+	EXPECT_NEAR(c.p_worse, 0.05, 1e-12);
+	EXPECT_EQ(c.verdict, Verdict::ok);
+}
+
+TEST(DecisionRule, NoData)
+{
+	EXPECT_EQ(gate::compare({}, {1, 2}, true, Rule{}).verdict, Verdict::no_data);
+	EXPECT_EQ(gate::compare({1, 2}, {}, true, Rule{}).verdict, Verdict::no_data);
+	EXPECT_EQ(gate::compare({0, 0}, {1, 2}, true, Rule{}).verdict, Verdict::no_data);
+}
+
+TEST(Ratios, PairedByRepetition)
+{
+	std::map<std::string, gate::SampleSet> s;
+	s["m/fuse/t1"] = {"IOPS", true, {100, 200}};
+	s["m/uring/t1"] = {"IOPS", true, {150, 200}};
+	s["m/uring/t2"] = {"IOPS", true, {1, 1}}; // no fuse counterpart
+	auto r = gate::within_run_ratios(s);
+	ASSERT_EQ(r.size(), 1u);
+	const auto &ratio = r.at("ratio_uring_vs_fuse/m/t1");
+	EXPECT_EQ(ratio.values, (std::vector<double>{1.5, 1.0}));
+	EXPECT_TRUE(ratio.higher_is_better);
+}
+
+nlohmann::json environment(int cpus, const std::string &kind, const std::string &release)
+{
+	return {{"kernel", {{"release", release}}}, {"cpu", {{"usable", cpus}}}, {"virtualization", {{"kind", kind}}}};
+}
+
+TEST(MachineClass, CpusVirtualizationKernel)
+{
+	EXPECT_EQ(gate::machine_class(environment(2, "native", "6.18.44-fc-v595")), "2cpu-native-6.18");
+	EXPECT_EQ(gate::machine_class(environment(16, "vm", "6.1.0-27-amd64")), "16cpu-vm-6.1");
+}
+
+TEST(Baseline, RefusesAnotherMachineClass)
+{
+	gate::Settings settings;
+	auto rec = gate::make_record("16cpu-native-6.18", environment(16, "native", "6.18.1"), settings, {});
+	EXPECT_EQ(gate::incompatibility(rec, "16cpu-native-6.18", settings), "");
+	std::string why = gate::incompatibility(rec, "2cpu-native-6.18", settings);
+	EXPECT_NE(why.find("16cpu-native-6.18"), std::string::npos) << why;
+	EXPECT_NE(why.find("2cpu-native-6.18"), std::string::npos) << why;
+}
+
+TEST(Baseline, RefusesOtherDurationAndInjectedBaselines)
+{
+	gate::Settings settings;
+	auto rec = gate::make_record("c", environment(2, "native", "6.18"), settings, {});
+	gate::Settings shorter = settings;
+	shorter.duration_s = 0.5;
+	EXPECT_NE(gate::incompatibility(rec, "c", shorter), "");
+	gate::Settings injected = settings;
+	injected.inject_delay_us = 100;
+	auto bad = gate::make_record("c", environment(2, "native", "6.18"), injected, {});
+	EXPECT_NE(gate::incompatibility(bad, "c", settings), "");
+	EXPECT_NE(gate::incompatibility(nlohmann::json{{"schema", "other"}}, "c", settings), "");
+}
+
+TEST(Baseline, RecordRoundTrip)
+{
+	std::map<std::string, gate::SampleSet> s;
+	s["m/fuse/t1"] = {"us", false, {1.5, 2.5}};
+	auto rec = gate::make_record("c", environment(2, "native", "6.18"), gate::Settings{}, s);
+	auto back = gate::samples_from_record(nlohmann::json::parse(rec.dump()));
+	ASSERT_EQ(back.count("m/fuse/t1"), 1u);
+	EXPECT_EQ(back["m/fuse/t1"].values, (std::vector<double>{1.5, 2.5}));
+	EXPECT_FALSE(back["m/fuse/t1"].higher_is_better);
+	auto rows = gate::compare_runs(back, s, Rule{});
+	ASSERT_EQ(rows.size(), 1u);
+	EXPECT_EQ(rows[0].cmp.verdict, Verdict::ok);
+	EXPECT_FALSE(gate::any_regressed(rows));
+	EXPECT_NE(gate::format_table(rows).find("m/fuse/t1"), std::string::npos);
+}
+
+} // namespace
