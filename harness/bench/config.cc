@@ -2,6 +2,7 @@
 
 #include "cpu.hpp"
 #include "fs_main.hpp"
+#include "latency.hpp"
 
 #include <algorithm>
 #include <fnmatch.h>
@@ -83,8 +84,8 @@ template <class M> std::vector<std::string> keys_of(const M &map)
 Profile parse_profile(const std::string &name, const json &p)
 {
 	std::string where = "profiles.json: " + name;
-	check_keys(p, {"description", "repetitions", "max_threads", "fio", "metadata", "macro", "backing",
-		       "point_timeout_s", "drop_caches"},
+	check_keys(p, {"description", "repetitions", "max_threads", "fio", "metadata", "macro", "latency",
+		       "breakdown", "backing", "point_timeout_s", "drop_caches"},
 		   where);
 	Profile prof;
 	prof.name = name;
@@ -115,6 +116,17 @@ Profile parse_profile(const std::string &name, const json &p)
 	}
 	if (prof.macro_duration_s <= 0)
 		fail(where + ".macro.duration_s must be positive");
+	json lat = p.value("latency", json::object());
+	check_keys(lat, {"samples", "warmup"}, where + ".latency");
+	prof.latency_samples = get<int>(lat, "samples", where + ".latency", 1000);
+	prof.latency_warmup = get<int>(lat, "warmup", where + ".latency", 100);
+	json bd = p.value("breakdown", json::object());
+	check_keys(bd, {"calls", "warmup"}, where + ".breakdown");
+	prof.breakdown_calls = get<int>(bd, "calls", where + ".breakdown", 200);
+	prof.breakdown_warmup = get<int>(bd, "warmup", where + ".breakdown", 20);
+	if (prof.latency_samples < 1 || prof.latency_warmup < 0 || prof.breakdown_calls < 1 ||
+	    prof.breakdown_warmup < 0)
+		fail(where + ": latency.samples and breakdown.calls must be positive, warmups >= 0");
 	json backing = p.value("backing", json::object());
 	check_keys(backing, {"ext4_image_size", "tmpfs_size"}, where + ".backing");
 	prof.ext4_image_size = size_of(backing, "ext4_image_size", where + ".backing");
@@ -187,13 +199,14 @@ Catalog Catalog::load(const std::string &dir)
 	json wl_list = need<json>(wls, "workloads", "workloads.json");
 	for (const auto &[name, w] : wl_list.items()) {
 		std::string where = "workloads.json: " + name;
-		check_keys(w, {"kind", "description", "job", "op"}, where);
+		check_keys(w, {"kind", "description", "job", "op", "daemon_args"}, where);
 		WorkloadDef def;
 		def.name = name;
 		def.kind = need<std::string>(w, "kind", where);
 		def.description = get<std::string>(w, "description", where, "");
 		def.job = get<std::string>(w, "job", where, "");
 		def.op = get<std::string>(w, "op", where, "");
+		def.daemon_args = get<std::vector<std::string>>(w, "daemon_args", where, {});
 		if (def.kind == "fio") {
 			if (def.job.empty() || !std::ifstream(dir + "/" + def.job))
 				fail(where + ": fio job template '" + def.job + "' not found in " + dir);
@@ -203,8 +216,12 @@ Catalog Catalog::load(const std::string &dir)
 			check_name(def.op, ops, "metadata op", where);
 		} else if (def.kind == "macro") {
 			check_name(def.op, {"fileserver", "webserver", "varmail"}, "macro workload", where);
+		} else if (def.kind == "latency") {
+			check_name(def.op, latency_ops(), "latency op", where);
+		} else if (def.kind == "breakdown") {
+			check_name(def.op, {"creat"}, "breakdown op", where);
 		} else {
-			fail(where + ": unknown kind '" + def.kind + "' (valid: fio, metadata, macro)");
+			fail(where + ": unknown kind '" + def.kind + "' (valid: fio, metadata, macro, latency, breakdown)");
 		}
 		c.workloads_[name] = def;
 	}

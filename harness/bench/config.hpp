@@ -27,10 +27,14 @@ struct FsDef {
 
 struct WorkloadDef {
 	std::string name;
-	std::string kind; // "fio", "metadata" or "macro"
+	std::string kind; // "fio", "metadata", "macro", "latency" or "breakdown"
 	std::string description;
 	std::string job;  // fio: job template, relative to the workloads dir
-	std::string op;   // metadata: MWCL, MWCM, ...; macro: fileserver, webserver, varmail
+	std::string op;   // metadata: MWCL, MWCM, ...; macro: fileserver, webserver, varmail;
+	                  // latency: stat, open_close, ...; breakdown: creat
+	// Daemon options appended to the filesystem's args for this workload
+	// (latency: -o entry_timeout=0,attr_timeout=0 so every op reaches it).
+	std::vector<std::string> daemon_args;
 };
 
 struct Profile {
@@ -48,6 +52,10 @@ struct Profile {
 	std::map<std::string, int> macro_files; // fileset size per personality
 	unsigned long long ext4_image_size = 0;
 	unsigned long long tmpfs_size = 0;
+	int latency_samples = 1000;  // timed operations per latency point
+	int latency_warmup = 100;    // untimed operations before them
+	int breakdown_calls = 200;   // traced creat() calls per breakdown point
+	int breakdown_warmup = 20;
 	double point_timeout_s = 600;
 	bool drop_caches = true;
 };

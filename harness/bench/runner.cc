@@ -1,11 +1,13 @@
 #include "runner.hpp"
 
 #include "backing.hpp"
+#include "breakdown.hpp"
 #include "config.hpp"
 #include "cpu.hpp"
 #include "environment.hpp"
 #include "fio.hpp"
 #include "interrupt.hpp"
+#include "latency.hpp"
 #include "macro.hpp"
 #include "metadata.hpp"
 #include "mount.hpp"
@@ -194,6 +196,11 @@ public:
 
 private:
 	json point_config(const Point &p) const;
+	FsDef effective_fs(const Point &p) const;
+	std::string skip_reason(const Point &p) const;
+	json run_latency_workload(const Point &p, const std::string &dir, MountedTarget &target, std::string &error);
+	json run_breakdown_workload(const Point &p, const std::string &dir, MountedTarget &target,
+				    std::string &error);
 	RepetitionOutcome run_repetition(const Point &p, int rep);
 	json run_fio(const Point &p, int rep, const std::string &dir, std::string &error);
 	json run_metadata_workload(const Point &p, const std::string &dir, MountedTarget &target,
@@ -207,16 +214,50 @@ private:
 	std::string scratch_;
 };
 
+// The filesystem as this point mounts it: the workload's daemon options
+// appended, and for the latency kinds a tmpfs as the native reference of a
+// filesystem that has no in-kernel counterpart (NullFS).
+FsDef SuiteRun::effective_fs(const Point &p) const
+{
+	FsDef fs = catalog_.fs(p.filesystem);
+	const WorkloadDef &w = catalog_.workload(p.workload);
+	fs.args.insert(fs.args.end(), w.daemon_args.begin(), w.daemon_args.end());
+	if ((w.kind == "latency" || w.kind == "breakdown") && fs.native.empty())
+		fs.native = "tmpfs";
+	return fs;
+}
+
+std::string SuiteRun::skip_reason(const Point &p) const
+{
+	std::string why = transport(p.transport).unavailable_reason(effective_fs(p), opts_.bin_dir);
+	if (why.empty() && catalog_.workload(p.workload).kind == "breakdown")
+		why = breakdown_unavailable_reason(p.transport);
+	return why;
+}
+
 json SuiteRun::point_config(const Point &p) const
 {
 	const WorkloadDef &w = catalog_.workload(p.workload);
 	const Transport &t = transport(p.transport);
-	const FsDef &fs = catalog_.fs(p.filesystem);
+	const FsDef fs = effective_fs(p);
 	json wl = {{"name", w.name}, {"kind", w.kind}, {"description", w.description}};
 	if (w.kind == "fio") {
 		wl["job_template"] = w.job;
 		wl["total_size_bytes"] = profile_.fio_total_size;
 		wl["runtime_s"] = profile_.fio_runtime_s;
+	} else if (w.kind == "latency") {
+		wl["op"] = w.op;
+		wl["samples"] = profile_.latency_samples;
+		wl["warmup"] = profile_.latency_warmup;
+		wl["daemon_args"] = w.daemon_args;
+	} else if (w.kind == "breakdown") {
+		wl["op"] = w.op;
+		wl["calls"] = profile_.breakdown_calls;
+		wl["warmup"] = profile_.breakdown_warmup;
+		wl["daemon_args"] = w.daemon_args;
+		wl["stages"] = json::array();
+		for (const StageDef &st : breakdown_stages())
+			wl["stages"].push_back({{"name", st.name}, {"label", st.label}});
 	} else if (w.kind == "macro") {
 		MacroParams d = macro_defaults(w.op);
 		wl["op"] = w.op;
@@ -341,10 +382,54 @@ json SuiteRun::run_macro_workload(const Point &p, const std::string &dir, Mounte
 	return {{"metrics", metrics}, {"raw", {{"setup_s", mr.setup_s}, {"threads", threads}}}};
 }
 
+json SuiteRun::run_latency_workload(const Point &p, const std::string &dir, MountedTarget &target,
+				    std::string &error)
+{
+	const WorkloadDef &w = catalog_.workload(p.workload);
+	LatencyParams lp;
+	lp.op = w.op;
+	lp.dir = dir;
+	lp.cpu = p.cpus.empty() ? -1 : p.cpus[0];
+	lp.samples = profile_.latency_samples;
+	lp.warmup = profile_.latency_warmup;
+	lp.should_stop = [&target] { return stop_requested() || !target.daemon_alive(); };
+	LatencyResult lr = run_latency(lp);
+	if (!lr.ok)
+		error = lr.error;
+	json metrics = lr.ok ? latency_metrics(lr.us) : json::object();
+	json raw = {{"setup_s", lr.setup_s}, {"cpu", lp.cpu}};
+	// Every sample, unless that would make the report huge (paper profile).
+	constexpr size_t kMaxSamplesKept = 20000;
+	if (lr.samples_us.size() <= kMaxSamplesKept)
+		raw["samples_us"] = lr.samples_us;
+	else
+		raw["samples_us_omitted"] = "more than " + std::to_string(kMaxSamplesKept) + " samples";
+	return {{"metrics", metrics}, {"raw", raw}};
+}
+
+json SuiteRun::run_breakdown_workload(const Point &p, const std::string &dir, MountedTarget &target,
+				      std::string &error)
+{
+	BreakdownParams bp;
+	bp.transport = p.transport;
+	bp.dir = dir;
+	bp.daemon_pid = target.daemon_pid();
+	bp.cpu = p.cpus.empty() ? -1 : p.cpus[0];
+	bp.calls = profile_.breakdown_calls;
+	bp.warmup = profile_.breakdown_warmup;
+	bp.should_stop = [&target] { return stop_requested() || !target.daemon_alive(); };
+	BreakdownResult br = run_breakdown(bp);
+	if (!br.ok)
+		error = br.error;
+	json raw = breakdown_raw(br);
+	raw["cpu"] = bp.cpu;
+	return {{"metrics", breakdown_metrics(br)}, {"raw", raw}};
+}
+
 RepetitionOutcome SuiteRun::run_repetition(const Point &p, int rep)
 {
 	RepetitionOutcome out;
-	const FsDef &fs = catalog_.fs(p.filesystem);
+	const FsDef fs = effective_fs(p);
 	const Transport &tr = transport(p.transport);
 	const WorkloadDef &w = catalog_.workload(p.workload);
 	json &rec = out.record;
@@ -372,6 +457,10 @@ RepetitionOutcome SuiteRun::run_repetition(const Point &p, int rep)
 				result = run_fio(p, rep, target->workdir(), error);
 			else if (w.kind == "macro")
 				result = run_macro_workload(p, target->workdir(), *target, error);
+			else if (w.kind == "latency")
+				result = run_latency_workload(p, target->workdir(), *target, error);
+			else if (w.kind == "breakdown")
+				result = run_breakdown_workload(p, target->workdir(), *target, error);
 			else
 				result = run_metadata_workload(p, target->workdir(), *target, error);
 			rec["run_s"] = std::chrono::duration<double>(Clock::now() - run_start).count();
@@ -448,7 +537,7 @@ int SuiteRun::run(const std::vector<Point> &points, const std::vector<int> &orde
 	std::vector<std::string> skip_reason;
 	size_t runnable_left = 0;
 	for (const Point &p : points) {
-		skip_reason.push_back(transport(p.transport).unavailable_reason(catalog_.fs(p.filesystem), opts_.bin_dir));
+		skip_reason.push_back(this->skip_reason(p));
 		runnable_left += skip_reason.back().empty();
 	}
 	auto run_start = Clock::now();
@@ -511,7 +600,8 @@ int SuiteRun::run(const std::vector<Point> &points, const std::vector<int> &orde
 			--runnable_left;
 			std::string headline;
 			for (const auto &[name, s] : summary.items())
-				if (name == "works_per_sec" || name == "ops_per_sec" || name.find(".bandwidth") != std::string::npos ||
+				if (name == "works_per_sec" || name == "ops_per_sec" || name == "p50" || name == "total" ||
+				    name.find(".bandwidth") != std::string::npos ||
 				    name.find(".iops") != std::string::npos) {
 					char buf[96];
 					std::snprintf(buf, sizeof(buf), " %s=%.1f %s", name.c_str(), s["median"].get<double>(),

@@ -28,3 +28,32 @@ Summary summarize(std::vector<double> values)
 }
 
 } // namespace bench
+
+namespace bench {
+
+double percentile(const std::vector<double> &sorted, double q)
+{
+	double rank = std::clamp(q, 0.0, 1.0) * static_cast<double>(sorted.size() - 1);
+	size_t lo = static_cast<size_t>(std::floor(rank));
+	size_t hi = std::min(lo + 1, sorted.size() - 1);
+	return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - static_cast<double>(lo));
+}
+
+Distribution distribution(std::vector<double> samples)
+{
+	Distribution d;
+	d.n = static_cast<int>(samples.size());
+	if (samples.empty())
+		return d;
+	std::sort(samples.begin(), samples.end());
+	d.min = samples.front();
+	d.max = samples.back();
+	d.mean = std::accumulate(samples.begin(), samples.end(), 0.0) / d.n;
+	d.p50 = percentile(samples, 0.50);
+	d.p90 = percentile(samples, 0.90);
+	d.p99 = percentile(samples, 0.99);
+	d.p99_9 = percentile(samples, 0.999);
+	return d;
+}
+
+} // namespace bench

@@ -113,6 +113,10 @@ std::vector<Row> compare_runs(const std::map<std::string, SampleSet> &base, cons
 			r.cmp.note = "not in the baseline";
 		rows.push_back(r);
 	}
+	std::vector<Comparison *> family;
+	for (auto &r : rows)
+		family.push_back(&r.cmp);
+	apply_holm(family, rule);
 	return rows;
 }
 
@@ -128,19 +132,19 @@ std::string format_table(const std::vector<Row> &rows)
 {
 	std::ostringstream o;
 	char line[512];
-	std::snprintf(line, sizeof line, "%-48s %-8s %12s %12s %8s %8s  %s\n", "metric", "unit", "baseline", "now",
-		      "change", "p", "verdict");
+	std::snprintf(line, sizeof line, "%-48s %-8s %12s %12s %8s %7s %8s  %s\n", "metric", "unit", "baseline", "now",
+		      "change", "limit", "p(Holm)", "verdict");
 	o << line;
 	for (const auto &r : rows) {
 		const Comparison &c = r.cmp;
 		if (c.verdict == Verdict::no_data) {
-			std::snprintf(line, sizeof line, "%-48s %-8s %12s %12.4g %8s %8s  %s (%s)\n", r.key.c_str(),
-				      r.unit.c_str(), "-", c.now_median, "-", "-", to_string(c.verdict).c_str(),
+			std::snprintf(line, sizeof line, "%-48s %-8s %12s %12.4g %8s %7s %8s  %s (%s)\n", r.key.c_str(),
+				      r.unit.c_str(), "-", c.now_median, "-", "-", "-", to_string(c.verdict).c_str(),
 				      c.note.c_str());
 		} else {
-			std::snprintf(line, sizeof line, "%-48s %-8s %12.4g %12.4g %+7.1f%% %8.4f  %s\n", r.key.c_str(),
-				      r.unit.c_str(), c.base_median, c.now_median, 100 * c.change,
-				      c.worse > 0 ? c.p_worse : c.p_better, to_string(c.verdict).c_str());
+			std::snprintf(line, sizeof line, "%-48s %-8s %12.4g %12.4g %+7.1f%% %6.0f%% %8.4f  %s\n", r.key.c_str(),
+				      r.unit.c_str(), c.base_median, c.now_median, 100 * c.change, 100 * c.limit,
+				      c.worse > 0 ? c.p_worse_adj : c.p_better_adj, to_string(c.verdict).c_str());
 		}
 		o << line;
 	}
@@ -160,8 +164,11 @@ json rows_to_json(const std::vector<Row> &rows)
 			       {"baseline_median", c.base_median},
 			       {"now_median", c.now_median},
 			       {"change", c.change},
+			       {"limit", c.limit},
 			       {"p_worse", c.p_worse},
 			       {"p_better", c.p_better},
+			       {"p_worse_holm", c.p_worse_adj},
+			       {"p_better_holm", c.p_better_adj},
 			       {"verdict", to_string(c.verdict)},
 			       {"note", c.note}});
 	}

@@ -4,6 +4,7 @@
 // (README.md). Exit 0: nothing regressed; 1: something did; 2: could not run.
 #include "environment.hpp"
 #include "gate.hpp"
+#include "interrupt.hpp"
 #include "measure.hpp"
 #include "mount.hpp"
 
@@ -82,12 +83,16 @@ int main(int argc, char **argv)
 		->check(CLI::Range(0.05, 60.0));
 	app.add_option("--threshold", rule.threshold, "practical threshold: fraction worse than the baseline median")
 		->check(CLI::Range(0.0, 10.0));
+	app.add_option("--noise-factor", rule.noise_factor,
+		       "the practical threshold is at least this many baseline relative spreads (1.4826 MAD/median)")
+		->check(CLI::Range(0.0, 100.0));
 	app.add_option("--alpha", rule.alpha, "significance level of the one-sided Mann-Whitney U test")
 		->check(CLI::Range(0.0, 1.0));
 	app.add_option("--metrics", metrics, "subset: getattr, randread, mwcl, seqread (default: all)")->delimiter(',');
 	app.add_option("--transports", transports, "subset of fuse, uring (default: the baseline's, or all available)")
 		->delimiter(',');
-	app.add_option("--json", json_path, "where to write the JSON report (default: <bin>/../gate/report.json)");
+	app.add_option("--json", json_path, "where to write the JSON report (default: <bin>/../gate/report.json)")
+		->multi_option_policy(CLI::MultiOptionPolicy::TakeLast); // run.sh passes one, a caller may override it
 	app.add_option("--bin-dir", bin_dir, "where the filesystem daemons are");
 	app.add_option("--source-dir", source_dir, "the source tree (for reports/baselines and git)");
 	app.add_option("--scratch", scratch, "directory for mount points and the tmpfs");
@@ -98,7 +103,8 @@ int main(int argc, char **argv)
 	if (quick && app.count("--reps") == 0)
 		reps = 5;
 
-	harness::install_emergency_cleanup();
+	// First signal: stop, unmount by the normal path; second: emergency.
+	bench::install_interrupt_handler();
 	std::vector<int> cpu_order = bench::cpu_order();
 	json env = bench::collect_environment(cpu_order, source_dir);
 	const std::string mclass = gate::machine_class(env);
@@ -189,6 +195,10 @@ int main(int argc, char **argv)
 	} catch (const std::exception &e) {
 		if (!run_dir.empty())
 			harness::unmount_all_under(run_dir);
+		if (bench::stop_requested()) {
+			std::cerr << "rfuse-gate: interrupted\n";
+			return 128 + bench::stop_signal();
+		}
 		return cannot_run(std::string("measurement failed: ") + e.what() +
 				  (run_dir.empty() ? "" : " (logs under " + run_dir + "/logs)"));
 	}
@@ -213,9 +223,10 @@ int main(int argc, char **argv)
 	std::cout << gate::format_table(rows);
 	size_t n_base = static_cast<size_t>(baseline.at("settings").at("repetitions").get<int>());
 	double min_p = gate::mann_whitney_min_p(n_base, static_cast<size_t>(reps));
-	if (min_p >= rule.alpha)
-		std::cout << "warning: with " << n_base << " baseline and " << reps
-			  << " repetitions the test cannot reach p < " << rule.alpha << "; nothing can be flagged\n";
+	if (min_p * static_cast<double>(rows.size()) >= rule.alpha)
+		std::cout << "warning: with " << n_base << " baseline and " << reps << " repetitions over " << rows.size()
+			  << " metrics the Holm-corrected test cannot reach p < " << rule.alpha
+			  << "; nothing can be flagged\n";
 	bool regressed = gate::any_regressed(rows);
 	json report = record;
 	report["schema"] = "rfuse-gate-report/1";
@@ -223,7 +234,7 @@ int main(int argc, char **argv)
 			      {"machine_class", baseline.value("machine_class", "")},
 			      {"git", baseline.at("environment").value("git", json())},
 			      {"settings", baseline.at("settings")}};
-	report["rule"] = {{"threshold", rule.threshold}, {"alpha", rule.alpha}};
+	report["rule"] = {{"threshold", rule.threshold}, {"noise_factor", rule.noise_factor}, {"alpha", rule.alpha}};
 	report["comparison"] = gate::rows_to_json(rows);
 	report["result"] = regressed ? "regressed" : "pass";
 	write_json(json_path, report);
@@ -231,8 +242,10 @@ int main(int argc, char **argv)
 	for (const auto &r : rows)
 		if (r.cmp.verdict == gate::Verdict::regressed)
 			names += (names.empty() ? "" : ", ") + r.key;
-	std::cout << "rfuse-gate: " << (regressed ? "REGRESSION in " + names : std::string("pass")) << " (rule: >"
-		  << rule.threshold * 100 << "% worse median AND one-sided Mann-Whitney p < " << rule.alpha
+	std::cout << "rfuse-gate: " << (regressed ? "REGRESSION in " + names : std::string("pass")) << " (rule: median worse by > max("
+		  << rule.threshold * 100 << "%, " << rule.noise_factor
+		  << " x baseline spread) AND one-sided Mann-Whitney p < " << rule.alpha << ", Holm-corrected over "
+		  << rows.size() << " metrics"
 		  << "); report: " << json_path << "\n";
 	return regressed ? gate::kRegressed : gate::kPass;
 }

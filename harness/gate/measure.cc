@@ -3,6 +3,7 @@
 #include "backing.hpp"
 #include "cpu.hpp"
 #include "fio.hpp"
+#include "interrupt.hpp"
 #include "metadata.hpp"
 #include "mount.hpp"
 #include "subprocess.hpp"
@@ -151,17 +152,54 @@ std::string sample_key(const std::string &metric, const std::string &transport, 
 	return metric + "/" + transport + "/t" + std::to_string(threads);
 }
 
+constexpr const char *kEnableUring = "/sys/module/fuse/parameters/enable_uring";
+
+static std::string read_enable_uring()
+{
+	std::ifstream f(kEnableUring);
+	std::string v;
+	f >> v;
+	return v;
+}
+
+UringSwitch::UringSwitch() : original_(read_enable_uring()) {}
+
+UringSwitch::~UringSwitch()
+{
+	if (changed_ && !original_.empty() && read_enable_uring() != original_) {
+		std::ofstream f(kEnableUring);
+		f << original_ << "\n";
+	}
+}
+
+std::string UringSwitch::ensure_on()
+{
+	if (original_.empty())
+		return std::string("the kernel has no FUSE over io_uring (no ") + kEnableUring + ")";
+	if (read_enable_uring() == "Y")
+		return "";
+	{
+		std::ofstream f(kEnableUring);
+		f << "Y\n";
+	}
+	changed_ = true;
+	if (read_enable_uring() != "Y")
+		return std::string("FUSE over io_uring is off and cannot be switched on (as root: echo Y > ") +
+		       kEnableUring + ")";
+	return "";
+}
+
 std::string transport_unavailable(const std::string &transport, const std::string &bin_dir)
 {
 	if (transport == "fuse")
 		return access("/dev/fuse", R_OK | W_OK) == 0 ? "" : "/dev/fuse is not usable";
 	if (transport == "uring") {
-		std::ifstream f("/sys/module/fuse/parameters/enable_uring");
-		std::string v;
-		f >> v;
-		if (v != "Y")
-			return "FUSE over io_uring is off (/sys/module/fuse/parameters/enable_uring is " +
-			       (v.empty() ? std::string("absent") : v) + ")";
+		std::string v = read_enable_uring();
+		if (v.empty())
+			return std::string("the kernel has no FUSE over io_uring (no ") + kEnableUring + ")";
+		if (v != "Y" && access(kEnableUring, W_OK) != 0)
+			return std::string("FUSE over io_uring is off and we may not switch it on (") + kEnableUring +
+			       " is " + v + ")";
 		if (access(daemon_binary(bin_dir, "nullfs", "uring").c_str(), X_OK) != 0)
 			return "no " + daemon_binary(bin_dir, "nullfs", "uring");
 		return "";
@@ -174,6 +212,7 @@ std::string transport_unavailable(const std::string &transport, const std::strin
 std::map<std::string, SampleSet> measure(const MeasureOptions &opts)
 {
 	std::map<std::string, SampleSet> out;
+	UringSwitch uring_switch;
 	// Which filesystems are needed, in metric order.
 	std::vector<std::string> filesystems;
 	for (const auto &m : opts.metrics) {
@@ -215,15 +254,18 @@ std::map<std::string, SampleSet> measure(const MeasureOptions &opts)
 			} else if (fsname == "stackfs") {
 				spec.argv.insert(spec.argv.end(), {"-o", "cache=never", backing->data_dir()});
 			}
-			if (transport == "uring")
+			if (transport == "uring") {
 				spec.env["RFUSE_TRANSPORT"] = "uring";
+				if (std::string why = uring_switch.ensure_on(); !why.empty())
+					throw std::runtime_error(why);
+			}
 			spec.mountpoint = make_dir(opts.scratch_dir + "/mnt-" + fsname + "-" + transport);
 			spec.log_path = logs + "/" + fsname + "-" + transport + ".log";
 			if (opts.progress)
 				opts.progress("rep " + std::to_string(rep + 1) + "/" + std::to_string(opts.repetitions) +
 					      ": " + fsname + " over " + transport);
 			harness::MountedFs mounted(spec);
-			auto should_stop = [&mounted] { return !mounted.daemon_alive(); };
+			auto should_stop = [&mounted] { return bench::stop_requested() || !mounted.daemon_alive(); };
 			const std::string &dir = mounted.mountpoint();
 
 			for (const auto &m : opts.metrics) {
@@ -256,6 +298,8 @@ std::map<std::string, SampleSet> measure(const MeasureOptions &opts)
 							throw std::runtime_error("MWCL: " + r.error);
 						v = r.works_per_sec;
 					}
+					if (bench::stop_requested())
+						throw std::runtime_error("interrupted");
 					if (!mounted.daemon_alive())
 						throw std::runtime_error(fsname + " daemon over " + transport +
 									 " died; log tail:\n" + mounted.log_tail());

@@ -49,7 +49,25 @@ struct SampleSet {
 // measurement fails (the gate then exits 2).
 std::map<std::string, SampleSet> measure(const MeasureOptions &opts);
 
-// "" when `transport` can run here, else why not.
+// FUSE over io_uring is one kernel-wide switch that the kernel reads at
+// mount time, and other programs (tests) flip it. The gate turns it on
+// before each uring mount and puts the value it found back when done.
+class UringSwitch {
+public:
+	UringSwitch();
+	~UringSwitch();
+	UringSwitch(const UringSwitch &) = delete;
+	UringSwitch &operator=(const UringSwitch &) = delete;
+	// "" when it is on (now), else why it cannot be.
+	std::string ensure_on();
+
+private:
+	std::string original_; // "" when the parameter is absent
+	bool changed_ = false;
+};
+
+// "" when `transport` can run here (uring: its switch is on or we may turn
+// it on), else why not.
 std::string transport_unavailable(const std::string &transport, const std::string &bin_dir);
 
 } // namespace gate

@@ -99,6 +99,17 @@ double median(std::vector<double> values)
 	return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
+double relative_spread(const std::vector<double> &values)
+{
+	double m = median(values);
+	if (values.empty() || m == 0)
+		return 0;
+	std::vector<double> dev;
+	for (double v : values)
+		dev.push_back(std::fabs(v - m));
+	return 1.4826 * median(dev) / std::fabs(m);
+}
+
 std::string to_string(Verdict v)
 {
 	switch (v) {
@@ -113,6 +124,20 @@ std::string to_string(Verdict v)
 	}
 	return "no-data";
 }
+
+namespace {
+
+void decide(Comparison &c, const Rule &rule)
+{
+	if (c.worse > c.limit && c.p_worse_adj < rule.alpha)
+		c.verdict = Verdict::regressed;
+	else if (-c.worse > c.limit && c.p_better_adj < rule.alpha)
+		c.verdict = Verdict::improved;
+	else
+		c.verdict = Verdict::ok;
+}
+
+} // namespace
 
 Comparison compare(const std::vector<double> &base, const std::vector<double> &now, bool higher_is_better,
 		   const Rule &rule)
@@ -129,16 +154,54 @@ Comparison compare(const std::vector<double> &base, const std::vector<double> &n
 		return c;
 	}
 	c.change = (c.now_median - c.base_median) / c.base_median;
-	c.worse = higher_is_better ? -c.change : c.change;
+	// "Worse by x" is the same for both directions: each operation takes
+	// (1 + x) times as long, so throughput and latency limits match.
+	if (higher_is_better)
+		c.worse = c.now_median > 0 ? c.base_median / c.now_median - 1 : HUGE_VAL;
+	else
+		c.worse = c.now_median / c.base_median - 1;
 	c.p_worse = higher_is_better ? mann_whitney_p_less(now, base) : mann_whitney_p_less(base, now);
 	c.p_better = higher_is_better ? mann_whitney_p_less(base, now) : mann_whitney_p_less(now, base);
-	if (c.worse > rule.threshold && c.p_worse < rule.alpha)
-		c.verdict = Verdict::regressed;
-	else if (-c.worse > rule.threshold && c.p_better < rule.alpha)
-		c.verdict = Verdict::improved;
-	else
-		c.verdict = Verdict::ok;
+	c.limit = std::max(rule.threshold, rule.noise_factor * relative_spread(base));
+	c.p_worse_adj = c.p_worse;
+	c.p_better_adj = c.p_better;
+	decide(c, rule);
 	return c;
+}
+
+std::vector<double> holm_adjust(const std::vector<double> &p)
+{
+	std::vector<size_t> order(p.size());
+	std::iota(order.begin(), order.end(), 0);
+	std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return p[a] < p[b]; });
+	std::vector<double> adj(p.size());
+	double running = 0;
+	for (size_t i = 0; i < order.size(); i++) {
+		double m_left = static_cast<double>(p.size() - i);
+		running = std::max(running, std::min(1.0, p[order[i]] * m_left));
+		adj[order[i]] = running;
+	}
+	return adj;
+}
+
+void apply_holm(std::vector<Comparison *> &family, const Rule &rule)
+{
+	std::vector<Comparison *> with_data;
+	for (Comparison *c : family)
+		if (c->verdict != Verdict::no_data)
+			with_data.push_back(c);
+	std::vector<double> worse, better;
+	for (Comparison *c : with_data) {
+		worse.push_back(c->p_worse);
+		better.push_back(c->p_better);
+	}
+	worse = holm_adjust(worse);
+	better = holm_adjust(better);
+	for (size_t i = 0; i < with_data.size(); i++) {
+		with_data[i]->p_worse_adj = worse[i];
+		with_data[i]->p_better_adj = better[i];
+		decide(*with_data[i], rule);
+	}
 }
 
 } // namespace gate

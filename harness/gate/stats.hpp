@@ -22,9 +22,14 @@ double mann_whitney_min_p(size_t n_x, size_t n_y);
 
 double median(std::vector<double> values);
 
+// Robust relative spread of a sample: 1.4826 * MAD / median (the standard
+// deviation over the median for normal data); 0 when the median is 0.
+double relative_spread(const std::vector<double> &values);
+
 struct Rule {
-	double threshold = 0.15; // practical: median worse by more than this fraction
-	double alpha = 0.05;     // statistical: one-sided Mann-Whitney p below this
+	double threshold = 0.15;   // practical: median worse by more than this fraction...
+	double noise_factor = 2.0; // ...or than this many baseline relative spreads, if more
+	double alpha = 0.05;       // statistical: one-sided Mann-Whitney p below this
 };
 
 enum class Verdict { ok, regressed, improved, no_data };
@@ -33,18 +38,33 @@ std::string to_string(Verdict v);
 struct Comparison {
 	double base_median = 0, now_median = 0;
 	double change = 0;   // (now - base) / base, signed; the metric's own direction
-	double worse = 0;    // fraction by which now is worse (negative: better)
+	double worse = 0;    // now/base - 1 for a time, base/now - 1 for a rate (negative: better)
+	double limit = 0;    // the practical threshold applied: max(threshold, noise_factor * spread)
 	double p_worse = 1;  // one-sided p that now is worse than base
 	double p_better = 1; // one-sided p that now is better
+	// The same after Holm's correction over every metric of the run (so the
+	// gate as a whole, not each metric, has a 5% false alarm rate); the
+	// verdict uses these.
+	double p_worse_adj = 1, p_better_adj = 1;
 	Verdict verdict = Verdict::no_data;
 	std::string note;    // why no_data
 };
 
 // Regressed when now's median is worse than the baseline's by more than
-// rule.threshold AND the Mann-Whitney test says now is worse at p < alpha;
+// the limit, max(rule.threshold, rule.noise_factor * relative_spread(base)), AND the Mann-Whitney test says now is worse at p < alpha;
 // improved symmetrically; otherwise ok. no_data when a sample is empty or the
 // baseline median is 0 (no relative change).
+// p-values are those of this one metric (p_*_adj = p_*) until
+// apply_holm() adjusts a family of comparisons.
 Comparison compare(const std::vector<double> &base, const std::vector<double> &now, bool higher_is_better,
 		   const Rule &rule);
+
+// Holm-Bonferroni adjusted p-values, in the input's order:
+// sorted ascending, p_(i) * (m - i), made monotone, capped at 1.
+std::vector<double> holm_adjust(const std::vector<double> &p);
+
+// Adjusts p_worse and p_better over all comparisons that have data and
+// decides their verdicts again with the adjusted values.
+void apply_holm(std::vector<Comparison *> &family, const Rule &rule);
 
 } // namespace gate

@@ -50,10 +50,37 @@ mount -t sysfs sysfs /host/sys
 mount -t devtmpfs devtmpfs /host/dev
 mkdir -p /host/dev/pts /host/dev/shm
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /host/dev/pts
+# The guest's own tmpfs goes over /tmp, /run, /var/tmp and /dev/shm; the
+# repository, build tree and working directory stay visible even when they
+# live there (a CI clone under /tmp): hold them aside, then put them back.
+kept=""
+n=0
+old_ifs=$IFS
+IFS=:
+for p in $VM_KEEP; do
+	case "$p" in
+	/tmp/* | /run/* | /var/tmp/* | /dev/shm/*)
+		mkdir -p "/keep/$n"
+		mount --bind "/host$p" "/keep/$n" && kept="$kept$n=$p:"
+		n=$((n + 1))
+		;;
+	esac
+done
+IFS=$old_ifs
 mount -t tmpfs -o mode=1777 tmpfs /host/dev/shm
 mount -t tmpfs -o mode=1777 tmpfs /host/tmp
 mount -t tmpfs -o mode=755 tmpfs /host/run
 mount -t tmpfs -o mode=1777 tmpfs /host/var/tmp
+IFS=:
+for entry in $kept; do
+	IFS=$old_ifs
+	i=${entry%%=*}
+	p=${entry#*=}
+	mkdir -p "/host$p" 2>/dev/null
+	mount --move "/keep/$i" "/host$p" || log "cannot keep $p visible"
+	IFS=:
+done
+IFS=$old_ifs
 mount -t debugfs debugfs /host/sys/kernel/debug 2>/dev/null
 mount -t tracefs tracefs /host/sys/kernel/tracing 2>/dev/null
 mount -t cgroup2 cgroup2 /host/sys/fs/cgroup 2>/dev/null

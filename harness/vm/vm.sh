@@ -118,6 +118,8 @@ sq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 {
 	echo "VM_OUT=$(sq "$out")"
 	echo "VM_REPO=$(sq "$ROOT")"
+	# Host paths the guest must see even where its own tmpfs covers them.
+	echo "VM_KEEP=$(sq "$ROOT:$BUILD:$PWD")"
 	echo "VM_MODROOT=$(sq "$kroot")"
 	echo "VM_KVER=$(sq "$kver")"
 	echo "VM_HOSTNAME=rfuse-vm"

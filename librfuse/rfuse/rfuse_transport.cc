@@ -531,11 +531,16 @@ private:
 			}
 			if (serve_interrupts(se, ring) || serve_forgets(se, ring))
 				continue;
-			// Poll for the window, then sleep in the kernel.
+			// Poll for the window, then sleep in the kernel. The callers
+			// of this ring run on this worker's CPU: yield to them while
+			// polling, or a caller waiting for the CPU waits for our window.
 			auto deadline = std::chrono::steady_clock::now() + window;
 			bool work = false;
-			while (!work && std::chrono::steady_clock::now() < deadline)
+			while (!work && std::chrono::steady_clock::now() < deadline) {
 				work = has_work(ring);
+				if (!work)
+					sched_yield();
+			}
 			if (work)
 				continue;
 			rfuse_wait w {r, 0};

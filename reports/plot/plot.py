@@ -9,9 +9,14 @@ one thread count (Fig. 8) as bars, one bar per filesystem/transport; a group
 measured at several (Fig. 10, 11) as lines over the thread count. Bars and
 points are medians over the repetitions, error bars span min..max. The figure
 is fio bandwidth (MiB/s) for fio workloads, works/s for the metadata ones and
-flowops/s for the macro ones.
+flowops/s for the macro ones. Latency groups: one panel per operation, a bar
+per transport at the median p50, whiskers to p90 and p99 (us, log scale).
+Breakdown groups (Figs. 2/7): one stacked bar per transport, a segment per
+stage (median, us); a black tick marks the median syscall latency and a
+hatched segment what a transport cannot trace.
 index.md gets a table per group with every point: status, median, stddev,
-and the reason of every failed or skipped point.
+and the reason of every failed or skipped point; latency groups add their
+percentiles, breakdown groups a table of stages.
 """
 import json
 import os
@@ -27,7 +32,11 @@ def headline(point):
     """(metric name, summary) that a figure shows for this point, or None."""
     summary = point.get("summary", {})
     kind = point["config"]["workload"]["kind"]
-    if kind == "metadata":
+    if kind == "latency":
+        key = "p50"
+    elif kind == "breakdown":
+        key = "total"
+    elif kind == "metadata":
         key = "works_per_sec"
     elif kind == "macro":
         key = "ops_per_sec"
@@ -117,6 +126,157 @@ def plot_group(name, points, out_dir):
     return path if drawn else None
 
 
+def group_kind(points):
+    kinds = {p["config"]["workload"]["kind"] for p in points}
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+def med(point, key):
+    s = point.get("summary", {}).get(key)
+    return s["median"] if s else None
+
+
+def plot_latency(name, points, out_dir):
+    """Bars at p50 with whiskers to p90 and p99, one panel per operation."""
+    workloads = []
+    for p in points:
+        if p["config"]["workload"]["name"] not in workloads:
+            workloads.append(p["config"]["workload"]["name"])
+    series = ordered(list(dict.fromkeys(series_name(p, points) for p in points)), TRANSPORT_ORDER)
+    cols = min(len(workloads), 3)
+    rows = (len(workloads) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
+    drawn = False
+    for i, wl in enumerate(workloads):
+        ax = axes[i // cols][i % cols]
+        for j, s in enumerate(series):
+            mine = [p for p in points if p["config"]["workload"]["name"] == wl and series_name(p, points) == s]
+            ok = [p for p in mine if p["status"] == "ok" and med(p, "p50") is not None]
+            if not ok:
+                why = "/".join(sorted({p["status"] for p in mine})) or "not run"
+                ax.text(j, 0.02, " " + why, rotation=90, ha="center", va="bottom", fontsize="small", color="gray",
+                        transform=ax.get_xaxis_transform())
+                continue
+            p = ok[0]
+            p50, p90, p99 = med(p, "p50"), med(p, "p90"), med(p, "p99")
+            ax.bar([j], [p50], color="C%d" % j, label=s)
+            ax.errorbar([j], [p50], yerr=[[0], [p99 - p50]], color="black", capsize=4)
+            ax.plot([j], [p90], marker="_", color="black", markersize=12)
+            drawn = True
+        ax.set_yscale("log")
+        ax.set_title(wl)
+        ax.set_ylabel("latency (us): p50, - p90, whisker p99")
+        ax.set_xticks(range(len(series)))
+        ax.set_xticklabels(series, rotation=30, ha="right")
+    for k in range(len(workloads), rows * cols):
+        axes[k // cols][k % cols].axis("off")
+    figure = points[0]["config"].get("figure", "")
+    fig.suptitle("%s: per-operation latency%s" % (name, " (%s)" % figure if figure and figure != "latency" else ""))
+    fig.tight_layout()
+    path = os.path.join(out_dir, "%s.png" % name)
+    if drawn:
+        fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path if drawn else None
+
+
+def breakdown_stages(point):
+    """[(name, label, median us or None, reason)] of an ok breakdown point."""
+    reps = [r for r in point.get("repetitions", []) if r.get("status") == "ok"]
+    if not reps:
+        return []
+    out = []
+    for st in reps[0]["raw"]["stages"]:
+        out.append((st["name"], st["label"], med(point, "stage." + st["name"]), st.get("reason", "")))
+    return out
+
+
+def plot_breakdown(name, points, out_dir):
+    """One stacked bar per transport: a segment per stage (median, us)."""
+    series = ordered(list(dict.fromkeys(series_name(p, points) for p in points)), TRANSPORT_ORDER)
+    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.8 * len(series)))
+    drawn = False
+    labelled = set()
+    for j, s in enumerate(series):
+        mine = [p for p in points if series_name(p, points) == s]
+        ok = [p for p in mine if p["status"] == "ok" and breakdown_stages(p)]
+        if not ok:
+            why = "; ".join(sorted({"%s: %s" % (p["status"], p.get("reason", "")[:70]) for p in mine})) or "not run"
+            ax.text(0, j, " " + why, va="center", fontsize="small", color="gray")
+            continue
+        left = 0.0
+        missing = []
+        for k, (st, label, v, _) in enumerate(breakdown_stages(ok[0])):
+            if v is None:
+                missing.append(st)
+                continue
+            ax.barh([j], [v], left=left, color="C%d" % k, label=label if label not in labelled else None)
+            labelled.add(label)
+            left += v
+        total = med(ok[0], "total")
+        if missing and total is not None and total > left:
+            ax.barh([j], [total - left], left=left, color="white", edgecolor="gray", hatch="//",
+                    label="not traced here" if "nt" not in labelled else None)
+            labelled.add("nt")
+        if total is not None:
+            ax.plot([total, total], [j - 0.45, j + 0.45], color="black", linewidth=2,
+                    label="median syscall latency" if "tot" not in labelled else None)
+            labelled.add("tot")
+        drawn = True
+    ax.set_yticks(range(len(series)))
+    ax.set_yticklabels(series)
+    ax.set_xlabel("us (medians per stage)")
+    ax.set_xlim(left=0)
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=2)
+    figure = points[0]["config"].get("figure", "")
+    op = points[0]["config"]["workload"].get("op", "")
+    fig.suptitle("%s: latency breakdown of one %s() on %s%s" % (
+        name, op, points[0]["config"]["filesystem"], " (paper Fig. %s)" % figure if figure else ""))
+    fig.tight_layout()
+    path = os.path.join(out_dir, "%s.png" % name)
+    if drawn:
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path if drawn else None
+
+
+def latency_table(points):
+    lines = ["Per-operation latency (us; medians over the repetitions):", "",
+             "| filesystem | transport | workload | p50 | p90 | p99 | p99.9 | mean | samples |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for p in points:
+        if p["status"] != "ok":
+            continue
+        c = p["config"]
+        vals = [med(p, k) for k in ("p50", "p90", "p99", "p99_9", "mean", "samples")]
+        lines.append("| %s | %s | %s | %s |" % (c["filesystem"], c["transport"], c["workload"]["name"],
+                                               " | ".join("" if v is None else fmt(v) for v in vals)))
+    return lines + [""]
+
+
+def breakdown_table(points):
+    ok = [p for p in points if p["status"] == "ok" and breakdown_stages(p)]
+    if not ok:
+        return []
+    names = [series_name(p, points) for p in ok]
+    lines = ["Latency breakdown (median us per stage over the traced calls; n/a: not traceable here):", "",
+             "| stage | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    reasons = []
+    for k, (st, label, _, _) in enumerate(breakdown_stages(ok[0])):
+        cells = []
+        for p in ok:
+            entry = breakdown_stages(p)[k]
+            if entry[2] is None:
+                cells.append("n/a")
+                reasons.append("- %s, %s: %s" % (series_name(p, points), st, entry[3]))
+            else:
+                cells.append(fmt(entry[2]))
+        lines.append("| %s (%s) | %s |" % (st, label, " | ".join(cells)))
+    lines.append("| **syscall total** | %s |" % " | ".join(fmt(med(p, "total")) for p in ok))
+    lines.append("| requests per call | %s |" % " | ".join(fmt(med(p, "requests_per_call")) for p in ok))
+    return lines + [""] + reasons + ([""] if reasons else [])
+
+
 def fmt(v):
     return "%.4g" % v
 
@@ -151,7 +311,13 @@ def main():
     ]
     for g in groups:
         points = [p for p in rep["points"] if p["config"]["group"] == g]
-        png = plot_group(g, points, run_dir)
+        kind = group_kind(points)
+        if kind == "latency":
+            png = plot_latency(g, points, run_dir)
+        elif kind == "breakdown":
+            png = plot_breakdown(g, points, run_dir)
+        else:
+            png = plot_group(g, points, run_dir)
         lines.append("## %s" % g)
         lines.append("")
         if png:
@@ -171,6 +337,10 @@ def main():
             lines.append("| %s | %s | %s | %d | %s | %s | %s | %s | %s |" % (
                 c["filesystem"], c["transport"], c["workload"]["name"], c["threads"], status, metric, median, sd, n))
         lines.append("")
+        if kind == "latency":
+            lines += latency_table(points)
+        elif kind == "breakdown":
+            lines += breakdown_table(points)
     with open(os.path.join(run_dir, "index.md"), "w") as f:
         f.write("\n".join(lines))
     print("plot.py: wrote %s" % os.path.join(run_dir, "index.md"))

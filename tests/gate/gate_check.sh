@@ -5,7 +5,7 @@
 #   gate_check.sh slowdown RFUSE_GATE  against a baseline recorded here and now:
 #                                      unchanged -> exit 0; nullfs with an injected
 #                                      delay -> exit 1 naming the NullFS metrics
-# The slowdown check uses a reduced set (NullFS, fuse, 4 x 0.3 s) and a
+# The slowdown check uses a reduced set (NullFS, fuse, 5 x 0.3 s) and a
 # threshold of 100%: it checks the gate's mechanics on a loaded box, where
 # the injected 1 ms per operation is a 20-100x slowdown.
 set -u
@@ -45,7 +45,7 @@ JSON
 	[[ ! -e "$tmp/b.json" ]] || fail "baseline written with an injected delay"
 	;;
 slowdown)
-	common=(--baseline "$tmp/base.json" --metrics getattr,randread --transports fuse --reps 4
+	common=(--baseline "$tmp/base.json" --metrics getattr,randread --transports fuse --reps 5
 		--duration 0.3 --threshold 1.0 --scratch "$tmp")
 	[[ -n "${RFUSE_BIN_DIR:-}" ]] && common+=(--bin-dir "$RFUSE_BIN_DIR")
 	run 0 "$tmp/out" --update-baseline "${common[@]}"

@@ -105,11 +105,25 @@ TEST(DecisionRule, LargeButNotSignificantIsOk)
 
 TEST(DecisionRule, ThresholdIsStrict)
 {
-	// Exactly at the threshold is not beyond it.
-	auto at = gate::compare({100, 100, 100, 100}, {85, 85, 85, 85}, true, Rule{0.15, 0.05});
+	// Exactly at the threshold is not beyond it (1.25 is exact in binary).
+	auto at = gate::compare({100, 100, 100, 100}, {125, 125, 125, 125}, false, Rule{0.25, 2.0, 0.05});
+	EXPECT_EQ(at.worse, 0.25);
 	EXPECT_EQ(at.verdict, Verdict::ok);
-	auto beyond = gate::compare({100, 100, 100, 100}, {84, 84, 84, 84}, true, Rule{0.15, 0.05});
+	auto beyond = gate::compare({100, 100, 100, 100}, {126, 126, 126, 126}, false, Rule{0.25, 2.0, 0.05});
 	EXPECT_EQ(beyond.verdict, Verdict::regressed);
+}
+
+TEST(DecisionRule, WorseIsSymmetricForRatesAndTimes)
+{
+	// Half the throughput and twice the latency are both "100% worse".
+	auto rate = gate::compare({100, 100, 100, 100}, {50, 50, 50, 50}, true, Rule{});
+	auto time = gate::compare({100, 100, 100, 100}, {200, 200, 200, 200}, false, Rule{});
+	EXPECT_DOUBLE_EQ(rate.worse, 1.0);
+	EXPECT_DOUBLE_EQ(time.worse, 1.0);
+	EXPECT_DOUBLE_EQ(rate.change, -0.5);
+	// A rate that drops to 0 is infinitely worse.
+	auto zero = gate::compare({100, 100, 100, 100}, {0, 0, 0, 0}, true, Rule{});
+	EXPECT_EQ(zero.verdict, Verdict::regressed);
 }
 
 TEST(DecisionRule, TooFewSamplesCannotFlag)
@@ -189,6 +203,73 @@ TEST(Baseline, RecordRoundTrip)
 	EXPECT_EQ(rows[0].cmp.verdict, Verdict::ok);
 	EXPECT_FALSE(gate::any_regressed(rows));
 	EXPECT_NE(gate::format_table(rows).find("m/fuse/t1"), std::string::npos);
+}
+
+} // namespace
+
+namespace {
+
+TEST(DecisionRule, NoisyBaselineRaisesTheLimit)
+{
+	// Spread: MAD 30 around 100 -> 1.4826 * 0.30 = 44%; limit 2 x that = 89%.
+	std::vector<double> noisy = {40, 70, 100, 130, 160, 100, 100};
+	EXPECT_NEAR(gate::relative_spread(noisy), 1.4826 * 0.30, 1e-9);
+	std::vector<double> now = {60, 60, 61, 59, 60}; // 67% worse (100/60 - 1), p small
+	auto c = gate::compare(noisy, now, true, gate::Rule{});
+	EXPECT_NEAR(c.limit, 2 * 1.4826 * 0.30, 1e-9);
+	EXPECT_EQ(c.verdict, gate::Verdict::ok);
+	// The same change against a quiet baseline is a regression.
+	auto q = gate::compare({100, 100, 101, 99, 100, 100, 100}, now, true, gate::Rule{});
+	EXPECT_NEAR(q.limit, 0.15, 1e-9);
+	EXPECT_EQ(q.verdict, gate::Verdict::regressed);
+	// noise_factor 0 turns the noise term off.
+	auto off = gate::compare(noisy, now, true, gate::Rule{0.15, 0.0, 0.05});
+	EXPECT_EQ(off.verdict, gate::Verdict::regressed);
+}
+
+} // namespace
+
+namespace {
+
+TEST(Holm, AdjustsInTheInputsOrder)
+{
+	// Sorted: 0.01*3 = 0.03, 0.02*2 = 0.04, 0.04*1 = 0.04.
+	auto adj = gate::holm_adjust({0.04, 0.01, 0.02});
+	ASSERT_EQ(adj.size(), 3u);
+	EXPECT_NEAR(adj[0], 0.04, 1e-12);
+	EXPECT_NEAR(adj[1], 0.03, 1e-12);
+	EXPECT_NEAR(adj[2], 0.04, 1e-12);
+	// Monotone and capped at 1: 0.3*2 = 0.6, then max(0.6, 0.2*1) = 0.6.
+	auto mono = gate::holm_adjust({0.2, 0.3, 0.9});
+	EXPECT_NEAR(mono[0], 0.6, 1e-12);
+	EXPECT_NEAR(mono[1], 0.6, 1e-12);
+	EXPECT_NEAR(mono[2], 0.9, 1e-12);
+	EXPECT_NEAR(gate::holm_adjust({0.6, 0.7})[0], 1.0, 1e-12);
+	EXPECT_TRUE(gate::holm_adjust({}).empty());
+}
+
+TEST(Holm, OneBorderlineMetricAmongManyIsNotARegression)
+{
+	// 10 baseline vs 5 samples, one of them in the baseline's range: p =
+	// 19/3003 < 0.05 alone, but not once corrected for 24 metrics.
+	std::vector<double> ten = {100, 101, 102, 103, 104, 105, 106, 107, 108, 109};
+	std::map<std::string, gate::SampleSet> base, now;
+	base["a/fuse/t1"] = {"IOPS", true, ten};
+	now["a/fuse/t1"] = {"IOPS", true, {60, 61, 62, 63, 104.5}};
+	for (int i = 0; i < 23; i++) {
+		std::string k = "m" + std::to_string(i) + "/fuse/t1";
+		base[k] = {"IOPS", true, ten};
+		now[k] = {"IOPS", true, {102, 103, 104, 105, 106}};
+	}
+	auto single = gate::compare(base["a/fuse/t1"].values, now["a/fuse/t1"].values, true, gate::Rule{});
+	EXPECT_EQ(single.verdict, gate::Verdict::regressed);
+	auto rows = gate::compare_runs(base, now, gate::Rule{});
+	EXPECT_FALSE(gate::any_regressed(rows));
+	EXPECT_NEAR(rows[0].cmp.p_worse, 19.0 / 3003, 1e-12);
+	// With complete separation (p = 1/3003, 24/3003 corrected) it survives.
+	now["a/fuse/t1"].values = {60, 61, 62, 63, 64};
+	rows = gate::compare_runs(base, now, gate::Rule{});
+	EXPECT_TRUE(gate::any_regressed(rows));
 }
 
 } // namespace

@@ -176,17 +176,58 @@ def check_run(b, spec, expects, extra):
         if p["status"] == "ok":
             s = p["summary"]
             kind = p["config"]["workload"]["kind"]
-            key = {"metadata": "works_per_sec", "macro": "ops_per_sec"}.get(kind)
+            key = {"metadata": "works_per_sec", "macro": "ops_per_sec", "latency": "p50", "breakdown": "total"}.get(kind)
             if kind == "fio":
                 key = next(k for k in s if k.endswith(".bandwidth"))
             if s[key]["n"] != len(p["repetitions"]) or s[key]["median"] <= 0:
                 fail("%s: bad summary %s" % (p["id"], s[key]))
             if p["config"]["cpus"] != rep["environment"]["cpu"]["order"][:p["config"]["threads"]]:
                 fail("%s: cpus %s do not follow the CPU order" % (p["id"], p["config"]["cpus"]))
+            if kind == "latency":
+                check_latency_point(p)
+            if kind == "breakdown":
+                check_breakdown_point(p)
     b.check_clean(rep)
     if "--plot" in sys.argv:
         check_plots(b, rep)
     return rep
+
+
+def check_latency_point(p):
+    """Percentiles in order, as many samples as the profile asks for."""
+    for r in p["repetitions"]:
+        m = {k: v["value"] for k, v in r["metrics"].items()}
+        if not 0 < m["min"] <= m["p50"] <= m["p90"] <= m["p99"] <= m["max"]:
+            fail("%s: percentiles out of order: %s" % (p["id"], m))
+        if m["samples"] != p["config"]["workload"]["samples"] or len(r["raw"]["samples_us"]) != m["samples"]:
+            fail("%s: %s samples, want %d" % (p["id"], m["samples"], p["config"]["workload"]["samples"]))
+        if r["raw"]["cpu"] != p["config"]["cpus"][0]:
+            fail("%s: measured on CPU %s, not the point's %s" % (p["id"], r["raw"]["cpu"], p["config"]["cpus"][0]))
+
+
+def check_breakdown_point(p):
+    """FUSE: every stage traced, none negative, and the stages add up to no
+    more than the syscall (means: the stages partition each call)."""
+    for r in p["repetitions"]:
+        raw, m = r["raw"], r["metrics"]
+        stages = raw["stages"]
+        if [st["name"] for st in stages] != [st["name"] for st in p["config"]["workload"]["stages"]]:
+            fail("%s: stages %s" % (p["id"], [st["name"] for st in stages]))
+        if p["config"]["transport"] == "fuse":
+            for st in stages:
+                if not st["present"] or st["median_us"] < 0 or st["mean_us"] < 0:
+                    fail("%s: stage %s: %s" % (p["id"], st["name"], st))
+                if m["stage." + st["name"]]["value"] != st["median_us"]:
+                    fail("%s: metric and raw disagree on %s" % (p["id"], st["name"]))
+            total = m["mean_total"]["value"]
+            mean_sum = sum(st["mean_us"] for st in stages)
+            if not 0 < mean_sum <= total * (1 + 1e-9) + 1e-6:
+                fail("%s: stage means add up to %.3f us, the syscall takes %.3f us" % (p["id"], mean_sum, total))
+            if raw["calls_used"] < p["config"]["workload"]["calls"] * 0.9:
+                fail("%s: only %d of %d calls usable" % (p["id"], raw["calls_used"], p["config"]["workload"]["calls"]))
+        for st in stages:
+            if not st["present"] and not st.get("reason"):
+                fail("%s: stage %s missing without a reason" % (p["id"], st["name"]))
 
 
 def check_crash(b, spec):
