@@ -51,6 +51,41 @@ SessionTable &table()
 	return *t;
 }
 
+// The arguments each session was created with, until it is mounted.
+struct CreationArgs {
+	std::mutex lock;
+	std::map<fuse_session *, std::vector<std::string>> args;
+};
+CreationArgs &creation_args()
+{
+	static CreationArgs *c = new CreationArgs;
+	return *c;
+}
+
+fuse_session *new_session(fuse_args *args, const fuse_lowlevel_ops *op, size_t op_size, void *userdata)
+{
+	std::vector<std::string> copy;
+	for (int i = 0; args != nullptr && i < args->argc; ++i)
+		copy.emplace_back(args->argv[i] != nullptr ? args->argv[i] : "");
+	fuse_session *se = real().session_new(args, op, op_size, userdata);
+	if (se != nullptr) {
+		std::lock_guard<std::mutex> g(creation_args().lock);
+		creation_args().args[se] = std::move(copy);
+	}
+	return se;
+}
+
+std::vector<std::string> take_creation_args(fuse_session *se)
+{
+	std::lock_guard<std::mutex> g(creation_args().lock);
+	auto it = creation_args().args.find(se);
+	if (it == creation_args().args.end())
+		return {};
+	std::vector<std::string> out = std::move(it->second);
+	creation_args().args.erase(it);
+	return out;
+}
+
 std::shared_ptr<Session> find_session(fuse_session *se)
 {
 	std::lock_guard<std::mutex> g(table().lock);
@@ -80,6 +115,7 @@ int mount_session(fuse_session *se, const char *mountpoint)
 		log("%s", error.c_str());
 		return -1;
 	}
+	opts.session_args = take_creation_args(se);
 	auto session = std::make_shared<Session>();
 	session->report.requested = opts.name;
 	session->report.mountpoint = mountpoint != nullptr ? mountpoint : "";
@@ -170,6 +206,7 @@ void destroy_session(fuse_session *se)
 		session.reset(); // joins whatever the transport still runs
 		write_stats_file();
 	}
+	take_creation_args(se); // a session destroyed without being mounted
 	real().session_destroy(se);
 }
 
@@ -186,6 +223,7 @@ const RealLibfuse &real()
 		resolve(&x.session_loop_mt_32, "fuse_session_loop_mt_32", "FUSE_3.2");
 		resolve(&x.session_loop_mt_312, "fuse_session_loop_mt_312", "FUSE_3.12");
 		resolve(&x.session_destroy, "fuse_session_destroy", "FUSE_3.0");
+		resolve(&x.session_new, "fuse_session_new", "FUSE_3.0");
 		return x;
 	}();
 	return r;
@@ -226,6 +264,12 @@ using namespace rfuse::detail;
 // The exported definitions. Internal names are local (librfuse.map); the
 // symver attributes give them libfuse's names and versions.
 extern "C" {
+
+__attribute__((symver("fuse_session_new@@FUSE_3.0")))
+fuse_session *rfuse_session_new(fuse_args *args, const fuse_lowlevel_ops *op, size_t op_size, void *userdata)
+{
+	return new_session(args, op, op_size, userdata);
+}
 
 __attribute__((symver("fuse_session_mount@@FUSE_3.0")))
 int rfuse_session_mount(fuse_session *se, const char *mountpoint)

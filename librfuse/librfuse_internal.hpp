@@ -27,6 +27,7 @@ struct RealLibfuse {
 	int (*session_loop_mt_32)(fuse_session *, void *);  // struct fuse_loop_config_v1 *
 	int (*session_loop_mt_312)(fuse_session *, fuse_loop_config *);
 	void (*session_destroy)(fuse_session *);
+	fuse_session *(*session_new)(fuse_args *, const fuse_lowlevel_ops *, size_t, void *);
 };
 // Resolves every pointer on first use; exits the process with a message when
 // libfuse3 is missing (nothing sensible can run without it).

@@ -31,6 +31,10 @@ struct TransportOptions {
 	unsigned workers_per_ring = 2;
 	unsigned rings = 0;
 	unsigned poll_us = 50;
+	// The arguments the program gave fuse_session_new() (libfuse keeps the
+	// mount options it parsed from them private): a transport that mounts by
+	// itself takes allow_other, default_permissions, max_read=, subtype= here.
+	std::vector<std::string> session_args;
 	// Parses the variables above. Returns false with a one-line message in
 	// *error for a value it cannot use (unknown transport, RFUSE_WORKERS=0...).
 	static bool from_env(TransportOptions *out, std::string *error);

@@ -399,7 +399,7 @@ json SuiteRun::run_latency_workload(const Point &p, const std::string &dir, Moun
 	json metrics = lr.ok ? latency_metrics(lr.us) : json::object();
 	json raw = {{"setup_s", lr.setup_s}, {"cpu", lp.cpu}};
 	// Every sample, unless that would make the report huge (paper profile).
-	constexpr size_t kMaxSamplesKept = 20000;
+	constexpr size_t kMaxSamplesKept = 5000;
 	if (lr.samples_us.size() <= kMaxSamplesKept)
 		raw["samples_us"] = lr.samples_us;
 	else

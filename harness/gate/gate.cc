@@ -1,6 +1,8 @@
 #include "gate.hpp"
 
 #include <cmath>
+#include <ctime>
+#include <fstream>
 #include <cstdio>
 #include <sstream>
 
@@ -56,6 +58,16 @@ json make_record(const std::string &mclass, const json &environment, const Setti
 	rec["machine_class"] = mclass;
 	rec["environment"] = environment;
 	rec["settings"] = to_json(settings);
+	char created[32];
+	std::time_t t = std::time(nullptr);
+	std::strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+	rec["created"] = created;
+	rec["loadavg_1min"] = std::ifstream("/proc/loadavg").good() ? [] {
+		std::ifstream f("/proc/loadavg");
+		double v = 0;
+		f >> v;
+		return v;
+	}() : 0.0;
 	json &js = rec["samples"];
 	js = json::object();
 	for (const auto &[key, s] : samples)
@@ -72,6 +84,37 @@ std::map<std::string, SampleSet> samples_from_record(const json &rec)
 		set.higher_is_better = s.at("higher_is_better").get<bool>();
 		set.values = s.at("values").get<std::vector<double>>();
 		out[key] = set;
+	}
+	return out;
+}
+
+namespace {
+
+json session_summary(const json &rec)
+{
+	return {{"created", rec.value("created", "")},
+		{"git", rec.at("environment").value("git", json())},
+		{"settings", rec.at("settings")}};
+}
+
+} // namespace
+
+json append_session(const json &old, const json &session)
+{
+	json out = session;
+	json sessions = old.value("sessions", json::array({session_summary(old)}));
+	sessions.push_back(session_summary(session));
+	out["sessions"] = sessions;
+	for (const auto &[key, s] : old.at("samples").items()) {
+		if (!out["samples"].contains(key)) {
+			out["samples"][key] = s;
+			continue;
+		}
+		auto &values = out["samples"][key]["values"];
+		json merged = s.at("values");
+		for (const auto &v : values)
+			merged.push_back(v);
+		values = merged;
 	}
 	return out;
 }

@@ -45,6 +45,11 @@ nlohmann::json make_record(const std::string &machine_class, const nlohmann::jso
 
 std::map<std::string, SampleSet> samples_from_record(const nlohmann::json &record);
 
+// `old` with `session`'s samples appended key by key and `session`'s
+// environment and settings added to "sessions" (the newest environment
+// becomes the record's).
+nlohmann::json append_session(const nlohmann::json &old, const nlohmann::json &session);
+
 // "" when `baseline` may be compared with a run of `now_class` and
 // `settings`, else why not (other machine class, other duration, ...).
 std::string incompatibility(const nlohmann::json &baseline, const std::string &now_class, const Settings &settings);

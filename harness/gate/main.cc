@@ -69,7 +69,7 @@ int main(int argc, char **argv)
 	CLI::App app{"rfuse-gate: CI performance regression gate (exit 0 pass, 1 regression, 2 could not run)"};
 	std::string baseline_path, json_path, bin_dir = own_bin_dir(), source_dir = RFUSE_SOURCE_DIR,
 				       scratch = "/tmp";
-	bool update = false, quick = false;
+	bool update = false, quick = false, append = false;
 	int reps = 7, inject_delay_us = 0;
 	double duration_s = 1.0;
 	gate::Rule rule;
@@ -77,6 +77,9 @@ int main(int argc, char **argv)
 	app.add_option("--baseline", baseline_path,
 		       "baseline file (default: <source>/reports/baselines/<machine class>.json)");
 	app.add_flag("--update-baseline", update, "measure and write the baseline instead of comparing");
+	app.add_flag("--append", append,
+		     "with --update-baseline: add this session's samples to the existing baseline (a baseline "
+		     "pooled over sessions at different times covers the box's changing load)");
 	app.add_flag("--quick", quick, "CI form: 5 repetitions instead of 7");
 	app.add_option("--reps", reps, "repetitions of every configuration")->check(CLI::Range(1, 100));
 	app.add_option("--duration", duration_s, "seconds per sample (must match the baseline's)")
@@ -210,6 +213,17 @@ int main(int argc, char **argv)
 
 	json record = gate::make_record(mclass, env, settings, samples);
 	if (update) {
+		if (append && fs::exists(baseline_path)) {
+			try {
+				std::ifstream f(baseline_path);
+				json old = json::parse(f);
+				if (std::string why = gate::incompatibility(old, mclass, settings); !why.empty())
+					return cannot_run("cannot append to " + baseline_path + ": " + why);
+				record = gate::append_session(old, record);
+			} catch (const std::exception &e) {
+				return cannot_run("cannot append to " + baseline_path + ": " + e.what());
+			}
+		}
 		write_json(baseline_path, record);
 		std::cout << "rfuse-gate: baseline for " << mclass << " written to " << baseline_path << "\n";
 		auto rows = gate::compare_runs({}, samples, rule);
@@ -221,7 +235,12 @@ int main(int argc, char **argv)
 	auto base_samples = gate::samples_from_record(baseline);
 	auto rows = gate::compare_runs(base_samples, samples, rule);
 	std::cout << gate::format_table(rows);
-	size_t n_base = static_cast<size_t>(baseline.at("settings").at("repetitions").get<int>());
+	size_t n_base = SIZE_MAX;
+	for (const auto &r : rows)
+		if (r.n_base > 0)
+			n_base = std::min(n_base, r.n_base);
+	if (n_base == SIZE_MAX)
+		n_base = 0;
 	double min_p = gate::mann_whitney_min_p(n_base, static_cast<size_t>(reps));
 	if (min_p * static_cast<double>(rows.size()) >= rule.alpha)
 		std::cout << "warning: with " << n_base << " baseline and " << reps << " repetitions over " << rows.size()

@@ -104,13 +104,15 @@ private:
 };
 
 // The mount options libfuse parsed are private to it: take the ones the
-// kernel side understands from the program's own command line (-o a,b).
-std::string kernel_options_from_cmdline()
+// kernel side understands from the arguments the session was created with
+// (-o a,b), or, when librfuse did not see them, the program's command line.
+std::string kernel_options(std::vector<std::string> args)
 {
-	std::ifstream in("/proc/self/cmdline", std::ios::binary);
-	std::vector<std::string> args;
-	for (std::string a; std::getline(in, a, '\0');)
-		args.push_back(a);
+	if (args.empty()) {
+		std::ifstream in("/proc/self/cmdline", std::ios::binary);
+		for (std::string a; std::getline(in, a, '\0');)
+			args.push_back(a);
+	}
 	std::string out;
 	for (std::size_t i = 1; i < args.size(); i++) {
 		std::string list;
@@ -184,7 +186,7 @@ public:
 		if (opts_.rings != 0)
 			options += ",rings=" + std::to_string(opts_.rings);
 		options += ",poll_us=" + std::to_string(opts_.poll_us);
-		options += kernel_options_from_cmdline();
+		options += kernel_options(opts_.session_args);
 		if (const char *extra = std::getenv("RFUSE_MOUNT_OPTIONS"); extra != nullptr && *extra != '\0')
 			options += std::string(",") + extra;
 		if (::mount("rfuse", mountpoint, "rfuse", MS_NOSUID | MS_NODEV, options.c_str()) != 0) {

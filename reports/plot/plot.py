@@ -204,20 +204,23 @@ def plot_breakdown(name, points, out_dir):
             why = "; ".join(sorted({"%s: %s" % (p["status"], p.get("reason", "")[:70]) for p in mine})) or "not run"
             ax.text(0, j, " " + why, va="center", fontsize="small", color="gray")
             continue
+        stages = breakdown_stages(ok[0])
+        total = med(ok[0], "total")
+        # What the missing stages took together, drawn where they belong.
+        gap = max(0.0, (total or 0) - sum(v for _, _, v, _ in stages if v is not None))
         left = 0.0
-        missing = []
-        for k, (st, label, v, _) in enumerate(breakdown_stages(ok[0])):
+        for k, (st, label, v, _) in enumerate(stages):
             if v is None:
-                missing.append(st)
+                if gap > 0:
+                    ax.barh([j], [gap], left=left, color="white", edgecolor="gray", hatch="//",
+                            label="not traced here" if "nt" not in labelled else None)
+                    labelled.add("nt")
+                    left += gap
+                    gap = 0
                 continue
             ax.barh([j], [v], left=left, color="C%d" % k, label=label if label not in labelled else None)
             labelled.add(label)
             left += v
-        total = med(ok[0], "total")
-        if missing and total is not None and total > left:
-            ax.barh([j], [total - left], left=left, color="white", edgecolor="gray", hatch="//",
-                    label="not traced here" if "nt" not in labelled else None)
-            labelled.add("nt")
         if total is not None:
             ax.plot([total, total], [j - 0.45, j + 0.45], color="black", linewidth=2,
                     label="median syscall latency" if "tot" not in labelled else None)
@@ -248,9 +251,10 @@ def latency_table(points):
         if p["status"] != "ok":
             continue
         c = p["config"]
-        vals = [med(p, k) for k in ("p50", "p90", "p99", "p99_9", "mean", "samples")]
-        lines.append("| %s | %s | %s | %s |" % (c["filesystem"], c["transport"], c["workload"]["name"],
-                                               " | ".join("" if v is None else fmt(v) for v in vals)))
+        vals = ["" if v is None else fmt(v) for v in (med(p, k) for k in ("p50", "p90", "p99", "p99_9", "mean"))]
+        n = med(p, "samples")
+        vals.append("" if n is None else "%d" % n)
+        lines.append("| %s | %s | %s | %s |" % (c["filesystem"], c["transport"], c["workload"]["name"], " | ".join(vals)))
     return lines + [""]
 
 
