@@ -6,6 +6,7 @@
 #   ./run.sh vm -- CMD...    run CMD inside Debian's 6.1 kernel under qemu (vm --help)
 #   ./run.sh vm-image        fetch and prepare that kernel and initramfs (vm does it too)
 #   ./run.sh full-suite      the evaluation suite (see README)
+#   ./run.sh gate [--quick]  the performance regression gate (0 pass, 1 regressed, 2 cannot run)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -197,7 +198,7 @@ cmd_gate() {
 
 main() {
 	local sub=${1:-}
-	[[ -n "$sub" ]] || { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+	[[ -n "$sub" ]] || { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 	shift
 	case "$sub" in
 	setup) cmd_setup "$@" ;;
@@ -208,7 +209,7 @@ main() {
 	full-suite) cmd_full_suite "$@" ;;
 	gate) cmd_gate "$@" ;;
 	kver) kernel_abi ;;
-	*) die "unknown command '$sub' (setup, build, test, vm, vm-image, full-suite)" ;;
+	*) die "unknown command '$sub' (setup, build, test, vm, vm-image, full-suite, gate, kver)" ;;
 	esac
 }
 

@@ -162,7 +162,7 @@ json read_json_file(const std::string &path)
 
 std::vector<std::string> transport_names()
 {
-	return {"native", "fuse", "rfuse", "uring"};
+	return {"native", "fuse", "rfuse", "uring", "fuse-passthrough"};
 }
 
 std::vector<std::string> backing_names()

@@ -93,6 +93,8 @@ int main(int argc, char **argv)
 			"testing aid: SIGKILL the daemon this many ms into each run")
 		->check(CLI::NonNegativeNumber);
 	run->add_flag("--dry-run", opts.dry_run, "print the points that would run, run nothing");
+	run->add_option("--repetitions", opts.repetitions, "repetitions per point (default: the profile's)")
+		->check(CLI::PositiveNumber);
 	app.add_subcommand("list", "list the valid filesystem, transport, workload and profile names");
 
 	try {

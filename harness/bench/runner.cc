@@ -643,7 +643,9 @@ int SuiteRun::run(const std::vector<Point> &points, const std::vector<int> &orde
 int run_suite(const RunOptions &opts)
 {
 	Catalog catalog = Catalog::load(opts.workloads_dir);
-	const Profile &profile = catalog.profile(opts.profile);
+	Profile profile = catalog.profile(opts.profile);
+	if (opts.repetitions > 0)
+		profile.repetitions = opts.repetitions;
 	Spec spec = catalog.load_spec(opts.spec_path);
 	std::vector<int> order = cpu_order();
 	std::vector<Point> points = expand_points(spec, catalog, profile, order, opts.filters);

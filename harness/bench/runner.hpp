@@ -20,6 +20,7 @@ struct RunOptions {
 	std::string source_dir;   // for the git commit
 	int inject_daemon_kill_ms = 0; // testing aid: SIGKILL the daemon this long into each run
 	bool dry_run = false;     // list the points, run nothing
+	int repetitions = 0;      // > 0: overrides the profile's repetitions
 };
 
 // Exit codes of `rfuse-bench run`.

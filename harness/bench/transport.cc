@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <stdexcept>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -111,16 +112,22 @@ class DaemonTransport : public Transport {
 public:
 	// `requirement`: the path that must exist for this transport (its
 	// device, or for uring the fuse module's enable_uring parameter).
+	// `only_fs`: the one filesystem this transport applies to (empty: all);
+	// `extra_env`: more of librfuse's environment (e.g. RFUSE_PASSTHROUGH=1).
 	DaemonTransport(std::string name, std::string suffix, std::string env_transport, std::string requirement,
-			std::string description)
+			std::string description, std::string only_fs = "",
+			std::map<std::string, std::string> extra_env = {})
 		: name_(std::move(name)), suffix_(std::move(suffix)), env_transport_(std::move(env_transport)),
-		  requirement_(std::move(requirement)), description_(std::move(description))
+		  requirement_(std::move(requirement)), description_(std::move(description)),
+		  only_fs_(std::move(only_fs)), extra_env_(std::move(extra_env))
 	{
 	}
 	std::string name() const override { return name_; }
 	std::string description() const override { return description_; }
 	std::string unavailable_reason(const FsDef &fs, const std::string &bin_dir) const override
 	{
+		if (!only_fs_.empty() && fs.name != only_fs_)
+			return name_ + " applies to " + only_fs_ + " only";
 		if (!exists(requirement_))
 			return requirement_ + " does not exist" +
 			       (name_ == "rfuse" ? " (rfuse.ko not loaded; run it in the VM: ./run.sh vm -- ...)"
@@ -158,6 +165,8 @@ public:
 			spec.env["RFUSE_TRANSPORT"] = env_transport_;
 			spec.env["RFUSE_FALLBACK"] = "0"; // measure what was asked for, or fail
 		}
+		for (const auto &[k, v] : extra_env_)
+			spec.env[k] = v;
 		json config = {{"kind", "daemon"},
 			       {"argv", spec.argv},
 			       {"appended_args", {"-f", tmpl}},
@@ -184,7 +193,8 @@ private:
 		return v == "Y" || v == "1";
 	}
 
-	std::string name_, suffix_, env_transport_, requirement_, description_;
+	std::string name_, suffix_, env_transport_, requirement_, description_, only_fs_;
+	std::map<std::string, std::string> extra_env_;
 };
 
 } // namespace
@@ -197,8 +207,17 @@ const Transport &transport(const std::string &name)
 					   "RFUSE per-CPU ring channels (<fs>-rfuse, RFUSE_TRANSPORT=rfuse)");
 	static const DaemonTransport uring("uring", "-rfuse", "uring", "/sys/module/fuse/parameters/enable_uring",
 					   "FUSE over io_uring (<fs>-rfuse, RFUSE_TRANSPORT=uring)");
+	// FUSE passthrough (6.9+): StackFS answers opens with a backing file, the
+	// kernel does the reads and writes; librfuse refuses the mount where the
+	// kernel lacks it (no silent fallback).
+	static const DaemonTransport passthrough("fuse-passthrough", "-rfuse", "fuse", "/dev/fuse",
+						 "classic FUSE with FUSE passthrough for StackFS's files "
+						 "(stackfs-rfuse, RFUSE_TRANSPORT=fuse, RFUSE_PASSTHROUGH=1)",
+						 "stackfs", {{"RFUSE_PASSTHROUGH", "1"}});
 	if (name == "native")
 		return native;
+	if (name == "fuse-passthrough")
+		return passthrough;
 	if (name == "fuse")
 		return fuse;
 	if (name == "rfuse")

@@ -50,6 +50,19 @@ json to_json(const Settings &s)
 		{"thread_counts", s.thread_counts},	{"inject_delay_us", s.inject_delay_us}};
 }
 
+namespace {
+
+// The box's load when the record was made: other jobs move the numbers.
+double load_average()
+{
+	std::ifstream f("/proc/loadavg");
+	double v = 0;
+	f >> v;
+	return v;
+}
+
+} // namespace
+
 json make_record(const std::string &mclass, const json &environment, const Settings &settings,
 		 const std::map<std::string, SampleSet> &samples)
 {
@@ -62,12 +75,7 @@ json make_record(const std::string &mclass, const json &environment, const Setti
 	std::time_t t = std::time(nullptr);
 	std::strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
 	rec["created"] = created;
-	rec["loadavg_1min"] = std::ifstream("/proc/loadavg").good() ? [] {
-		std::ifstream f("/proc/loadavg");
-		double v = 0;
-		f >> v;
-		return v;
-	}() : 0.0;
+	rec["loadavg_1min"] = load_average();
 	json &js = rec["samples"];
 	js = json::object();
 	for (const auto &[key, s] : samples)

@@ -273,3 +273,25 @@ TEST(Holm, OneBorderlineMetricAmongManyIsNotARegression)
 }
 
 } // namespace
+
+namespace {
+
+TEST(Baseline, AppendPoolsSessions)
+{
+	std::map<std::string, gate::SampleSet> a, b;
+	a["m/fuse/t1"] = {"us", false, {1, 2}};
+	a["only-old/fuse/t1"] = {"us", false, {7}};
+	b["m/fuse/t1"] = {"us", false, {3}};
+	auto env = environment(2, "native", "6.18");
+	auto old = gate::make_record("c", env, gate::Settings{}, a);
+	auto pooled = gate::append_session(old, gate::make_record("c", env, gate::Settings{}, b));
+	auto s = gate::samples_from_record(pooled);
+	EXPECT_EQ(s["m/fuse/t1"].values, (std::vector<double>{1, 2, 3}));
+	EXPECT_EQ(s["only-old/fuse/t1"].values, (std::vector<double>{7}));
+	EXPECT_EQ(pooled["sessions"].size(), 2u);
+	auto again = gate::append_session(pooled, gate::make_record("c", env, gate::Settings{}, b));
+	EXPECT_EQ(again["sessions"].size(), 3u);
+	EXPECT_EQ(gate::samples_from_record(again)["m/fuse/t1"].values.size(), 4u);
+}
+
+} // namespace
