@@ -2,6 +2,8 @@
 // transport serving the fd and hand it the read or the reply.
 #include "librfuse_internal.hpp"
 
+#include <ctime>
+
 #include <array>
 #include <atomic>
 #include <unistd.h>
@@ -69,6 +71,20 @@ void unregister_io_owner(int fd)
 		IoOwner *owner = s.owner.exchange(nullptr);
 		s.fd.store(-1);
 		g_last_owner.compare_exchange_strong(owner, nullptr);
+	}
+}
+
+void wait_for_session_end(fuse_session *se, sem_t *wake, const std::function<bool()> &gone)
+{
+	while (!fuse_session_exited(se) && !gone()) {
+		timespec deadline {};
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_nsec += 200 * 1000 * 1000;
+		if (deadline.tv_nsec >= 1000000000) {
+			deadline.tv_sec += 1;
+			deadline.tv_nsec -= 1000000000;
+		}
+		sem_timedwait(wake, &deadline);
 	}
 }
 

@@ -5,6 +5,8 @@
 #include "transport.hpp"
 
 #include <fuse_lowlevel.h>
+#include <semaphore.h>
+#include <functional>
 
 #include <atomic>
 #include <cstdarg>
@@ -32,6 +34,11 @@ struct RealLibfuse {
 // Resolves every pointer on first use; exits the process with a message when
 // libfuse3 is missing (nothing sensible can run without it).
 const RealLibfuse &real();
+
+// Blocks until the session is told to exit (libfuse's signal handler, or
+// fuse_session_exit() from anywhere) or `gone()` turns true; `wake` is posted
+// by whoever sees the kernel side go away. Wakes at least every 200 ms.
+void wait_for_session_end(fuse_session *se, sem_t *wake, const std::function<bool()> &gone);
 
 // One line on stderr, prefixed "librfuse: ".
 void log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -228,16 +228,7 @@ public:
 		// Wait for the end: the kernel went away (reader or a worker posts
 		// done_) or the session was told to exit (a signal: sem_timedwait
 		// returns EINTR, or another thread called fuse_session_exit()).
-		while (!fuse_session_exited(se)) {
-			timespec deadline {};
-			clock_gettime(CLOCK_REALTIME, &deadline);
-			deadline.tv_nsec += 200 * 1000 * 1000;
-			if (deadline.tv_nsec >= 1000000000) {
-				deadline.tv_sec += 1;
-				deadline.tv_nsec -= 1000000000;
-			}
-			sem_timedwait(&done_, &deadline);
-		}
+		wait_for_session_end(se, &done_, [] { return false; });
 		stop_threads();
 		return 0;
 	}

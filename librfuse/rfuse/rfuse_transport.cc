@@ -232,16 +232,7 @@ public:
 		start_workers(se);
 		// Until the kernel side goes away (a worker posts stopped_) or the
 		// session is told to exit (libfuse's signal handler).
-		while (!fuse_session_exited(se) && !kernel_gone_.load()) {
-			timespec deadline {};
-			clock_gettime(CLOCK_REALTIME, &deadline);
-			deadline.tv_nsec += 200 * 1000 * 1000;
-			if (deadline.tv_nsec >= 1000000000) {
-				deadline.tv_sec += 1;
-				deadline.tv_nsec -= 1000000000;
-			}
-			sem_timedwait(&stopped_, &deadline);
-		}
+		detail::wait_for_session_end(se, &stopped_, [this] { return kernel_gone_.load(); });
 		stop_workers();
 		return 0;
 	}
