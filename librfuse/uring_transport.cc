@@ -220,6 +220,10 @@ public:
 			why = "the INIT reply had no room for flags2";
 		else
 			start_ring(&why);
+		if (connection_gone_) {
+			fuse_session_exit(se);
+			return 0;
+		}
 		if (!why.empty())
 			return fall_back(se, why);
 		log("serving over io_uring: %u queues x %u entries", nr_queues_, opts_.workers_per_ring);
@@ -406,6 +410,17 @@ private:
 			entry->thread = start_quiet_thread([this, entry] { serve_entry(*entry, *registered_); });
 		}
 		registered_->wait();
+		// An unmount racing the setup (a queue's thread got its CPU late)
+		// fails the remaining REGISTERs with ENOTCONN: the connection ended,
+		// nothing was refused.
+		for (auto &e : entries_) {
+			int r = -e->register_result;
+			if (r == ENOTCONN || r == ECONNABORTED || r == ENODEV) {
+				connection_gone_ = true;
+				stop_threads();
+				return false;
+			}
+		}
 		bool failed = false;
 		for (auto &e : entries_) {
 			if (e->register_result == 0)
@@ -758,6 +773,7 @@ private:
 	std::uint64_t init_flags_ = 0;
 	bool init_patched_ = false;
 	bool init_done_ = false;
+	bool connection_gone_ = false; // the kernel side ended while the ring was set up
 	bool fallback_possible_ = false; // does the kernel still serve /dev/fuse for everything?
 	size_t max_write_ = 0;
 	unsigned max_pages_ = kDefaultMaxPages;

@@ -153,7 +153,7 @@ TEST_F(Interpose, PreloadOnHighLevelProgram)
 		  {{"RFUSE_TRANSPORT", "uring"}, {"LD_PRELOAD", rfuse_test::librfuse_path()}, kAsanPreloadOk});
 	EXPECT_EQ(slurp(m.mnt + "/hello"), "hello from a fuse_main() filesystem\n");
 	nlohmann::json s = m.stop_and_read_stats();
-	EXPECT_EQ(s["transport_used"], "uring");
+	EXPECT_EQ(s["transport_used"], "uring") << s.dump(2) << m.log();
 	EXPECT_EQ(s["loop"], "fuse_session_loop_mt_312@FUSE_3.12");
 	EXPECT_GT(s["requests"]["ring"].get<uint64_t>(), 2u);
 }
