@@ -202,8 +202,10 @@ def check_latency_point(p):
         kept = len(r["raw"].get("samples_us", [])) if "samples_us_omitted" not in r["raw"] else m["samples"]
         if m["samples"] != p["config"]["workload"]["samples"] or kept != m["samples"]:
             fail("%s: %s samples, want %d" % (p["id"], m["samples"], p["config"]["workload"]["samples"]))
-        if r["raw"]["cpu"] != p["config"]["cpus"][0]:
-            fail("%s: measured on CPU %s, not the point's %s" % (p["id"], r["raw"]["cpu"], p["config"]["cpus"][0]))
+        if r["raw"]["cpus"] != p["config"]["cpus"]:
+            fail("%s: measured on CPUs %s, not the point's %s" % (p["id"], r["raw"]["cpus"], p["config"]["cpus"]))
+        if r["raw"]["threads"] != len(p["config"]["cpus"]):
+            fail("%s: %s measuring threads for %d CPUs" % (p["id"], r["raw"]["threads"], len(p["config"]["cpus"])))
 
 
 def check_breakdown_point(p):
