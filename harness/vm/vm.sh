@@ -40,6 +40,7 @@ Environment:
   RFUSE_VM_MEM=SIZE    guest memory, qemu syntax (default 4G)
   RFUSE_VM_SMP=N       guest CPUs (default: the host's, $(nproc))
   RFUSE_VM_TIMEOUT=S   seconds before a hung guest is killed (default 1800)
+  RFUSE_VM_BOOT_TIMEOUT=S  seconds a boot may take to start COMMAND before it is retried (default 120, 3 boots at most)
   RFUSE_VM_ACCEL=A     kvm, tcg or auto (default: kvm when a probe boot works)
   RFUSE_VM_NO_RFUSE=1  do not load rfuse.ko
   RFUSE_VM_RFUSE_PARAMS="P=V ..."  module parameters for rfuse.ko
@@ -227,12 +228,34 @@ trap 'on_signal 1' HUP
 trap 'on_signal 2' INT
 trap 'on_signal 15' TERM
 
-info "booting $kver ($accel, $smp CPUs, $mem); run folder $run"
-started_at=$(date +%s.%N)
-# The parent-death signal ends qemu (and the timer) even when vm.sh is killed
-# with SIGKILL, e.g. by a test driver's timeout.
-setpriv --pdeathsig KILL -- "$QEMU" "${qemu_args[@]}" </dev/null >"$run/qemu.log" 2>&1 &
-qemu_pid=$!
+# Under emulation a boot very rarely stalls before user space (seen here:
+# the console stops during early kernel init while qemu spins). A boot that
+# has not started COMMAND within RFUSE_VM_BOOT_TIMEOUT seconds is retried, at
+# most twice; the stalled console logs are kept beside the run's.
+boot_timeout=${RFUSE_VM_BOOT_TIMEOUT:-120}
+[[ "$boot_timeout" =~ ^[1-9][0-9]*$ ]] || rig_fail "RFUSE_VM_BOOT_TIMEOUT must be a positive number of seconds"
+max_boots=3
+for ((boot = 1; ; boot++)); do
+	info "booting $kver ($accel, $smp CPUs, $mem); run folder $run"
+	started_at=$(date +%s.%N)
+	# The parent-death signal ends qemu (and the timer) even when vm.sh is
+	# killed with SIGKILL, e.g. by a test driver's timeout.
+	setpriv --pdeathsig KILL -- "$QEMU" "${qemu_args[@]}" </dev/null >"$run/qemu.log" 2>&1 &
+	qemu_pid=$!
+	booted=0
+	for ((tick = 0; tick < boot_timeout * 10; tick++)); do
+		[[ -f "$ctl/started" ]] && { booted=1; break; }
+		kill -0 "$qemu_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if ((booted || boot >= max_boots)) || ! kill -0 "$qemu_pid" 2>/dev/null; then
+		break
+	fi
+	say "the guest did not start COMMAND within ${boot_timeout} s (boot $boot of $max_boots stalled); booting again"
+	stop_qemu
+	cp "$console" "$run/console.stalled-boot-$boot.log" 2>/dev/null || true
+	: >"$console"
+done
 
 setpriv --pdeathsig KILL -- sleep "$timeout" &
 timer_pid=$!

@@ -197,6 +197,15 @@ case_timeout() {
 	expect_kept_log 'Linux version'
 }
 
+# A boot that does not reach COMMAND in time is retried (at most 3 boots),
+# and the last one runs COMMAND: forced here with a 1 s boot limit.
+case_boot_retry() {
+	RFUSE_VM_BOOT_TIMEOUT=1 vm sh -c 'echo booted; exit 5'
+	expect_rc 5
+	grep -q 'boot 1 of 3 stalled); booting again' "$work/err" || fail "no retry message"
+	grep -q '^booted$' "$work/out" || fail "COMMAND did not run after the retries"
+}
+
 name=${1:-}
 shift || true
 declare -F "case_$name" >/dev/null || fail "unknown case '$name'"
