@@ -38,7 +38,7 @@ PACKAGES=(
 	fuse3 libfuse3-dev
 	libgtest-dev libgmock-dev googletest libbenchmark-dev
 	nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev liburing-dev
-	fio attr acl util-linux e2fsprogs procps psmisc
+	fio attr acl util-linux e2fsprogs procps psmisc jq
 	qemu-system-x86 busybox-static kmod cpio
 	python3 python3-matplotlib python3-jsonschema python3-pandas
 )

@@ -1,5 +1,6 @@
 #include "gate.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 #include <fstream>
@@ -179,11 +180,65 @@ bool any_regressed(const std::vector<Row> &rows)
 	return false;
 }
 
-std::string format_table(const std::vector<Row> &rows)
+std::vector<std::string> regressed_keys(const std::vector<Row> &rows)
+{
+	std::vector<std::string> keys;
+	for (const auto &r : rows)
+		if (r.cmp.verdict == Verdict::regressed)
+			keys.push_back(r.key);
+	return keys;
+}
+
+namespace {
+
+template <typename T> void add_unique(std::vector<T> &v, const T &x)
+{
+	if (std::find(v.begin(), v.end(), x) == v.end())
+		v.push_back(x);
+}
+
+} // namespace
+
+ConfirmPlan plan_confirmation(const std::vector<std::string> &keys)
+{
+	ConfirmPlan plan;
+	for (const auto &key : keys) {
+		// "<metric>/<transport>/t<N>" or "ratio_uring_vs_fuse/<metric>/t<N>"
+		size_t a = key.find('/'), b = key.rfind('/');
+		if (a == std::string::npos || a == b || key.compare(b + 1, 1, "t") != 0)
+			throw std::invalid_argument("not a gate metric key: " + key);
+		std::string first = key.substr(0, a), middle = key.substr(a + 1, b - a - 1);
+		int threads = std::stoi(key.substr(b + 2));
+		if (first == "ratio_uring_vs_fuse") {
+			add_unique(plan.metrics, middle);
+			add_unique(plan.transports, std::string("fuse"));
+			add_unique(plan.transports, std::string("uring"));
+		} else {
+			add_unique(plan.metrics, first);
+			add_unique(plan.transports, middle);
+		}
+		add_unique(plan.thread_counts, threads);
+	}
+	return plan;
+}
+
+std::map<std::string, SampleSet> with_ratios_only(const std::map<std::string, SampleSet> &samples,
+						  const std::vector<std::string> &keys)
+{
+	std::map<std::string, SampleSet> all = samples, out;
+	auto ratios = within_run_ratios(samples);
+	all.insert(ratios.begin(), ratios.end());
+	for (const auto &k : keys)
+		if (auto it = all.find(k); it != all.end())
+			out.insert(*it);
+	return out;
+}
+
+std::string format_table(const std::vector<Row> &rows, const std::string &base_label)
 {
 	std::ostringstream o;
 	char line[512];
-	std::snprintf(line, sizeof line, "%-48s %-8s %12s %12s %8s %7s %8s  %s\n", "metric", "unit", "baseline", "now",
+	std::snprintf(line, sizeof line, "%-48s %-8s %12s %12s %8s %7s %8s  %s\n", "metric", "unit", base_label.c_str(), "now",
 		      "change", "limit", "p(Holm)", "verdict");
 	o << line;
 	for (const auto &r : rows) {

@@ -67,7 +67,21 @@ std::vector<Row> compare_runs(const std::map<std::string, SampleSet> &base, cons
 			      const Rule &rule);
 
 bool any_regressed(const std::vector<Row> &rows);
-std::string format_table(const std::vector<Row> &rows);
+std::vector<std::string> regressed_keys(const std::vector<Row> &rows);
+
+// What a confirmation must measure to decide `keys` again: their metrics,
+// transports (a uring/fuse ratio needs both) and thread counts.
+struct ConfirmPlan {
+	std::vector<std::string> metrics, transports;
+	std::vector<int> thread_counts;
+};
+ConfirmPlan plan_confirmation(const std::vector<std::string> &keys);
+
+// `samples` with the within-run ratios added, restricted to `keys`.
+std::map<std::string, SampleSet> with_ratios_only(const std::map<std::string, SampleSet> &samples,
+						  const std::vector<std::string> &keys);
+// `base_label` heads the column of the medians compared against.
+std::string format_table(const std::vector<Row> &rows, const std::string &base_label = "baseline");
 nlohmann::json rows_to_json(const std::vector<Row> &rows);
 
 } // namespace gate

@@ -9,6 +9,7 @@
 #include "mount.hpp"
 
 #include "cpu.hpp"
+#include "subprocess.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -62,6 +63,66 @@ int cannot_run(const std::string &why)
 	return gate::kCannotRun;
 }
 
+// Measures in a fresh directory under `scratch`; everything mounted below it
+// is unmounted whatever happens (its logs stay when a measurement failed).
+gate::BuildSamples measure_in(const std::string &scratch, gate::MeasureOptions mo)
+{
+	fs::create_directories(scratch);
+	std::string dir = scratch + "/rfuse-gate.XXXXXX";
+	if (!mkdtemp(dir.data()))
+		throw std::runtime_error("mkdtemp " + dir + " failed");
+	mo.scratch_dir = dir;
+	gate::BuildSamples out;
+	try {
+		out = gate::measure(mo);
+	} catch (const std::exception &e) {
+		harness::unmount_all_under(dir);
+		throw std::runtime_error(std::string(e.what()) + " (logs under " + dir + "/logs)");
+	}
+	// Never remove_all through a live mount.
+	if (harness::unmount_all_under(dir) == 0)
+		fs::remove_all(dir);
+	return out;
+}
+
+std::string last_line(const std::string &text)
+{
+	size_t end = text.find_last_not_of("\n");
+	if (end == std::string::npos)
+		return "";
+	size_t start = text.rfind('\n', end);
+	return text.substr(start == std::string::npos ? 0 : start + 1, end + 1 - (start == std::string::npos ? 0 : start + 1));
+}
+
+// The reference build's bin directory: `given`, else what `builder COMMIT
+// OUT_DIR` prints last; "" with `why` set when there is none.
+std::string reference_bin_dir(const std::string &given, const std::string &builder, const std::string &commit,
+			      const std::string &out_dir, std::string &why)
+{
+	if (!given.empty())
+		return given;
+	if (builder.empty()) {
+		why = "no reference build was given (--reference-bin-dir) and building one is off";
+		return "";
+	}
+	if (commit.empty()) {
+		why = "the baseline records no git commit to build";
+		return "";
+	}
+	std::cerr << "rfuse-gate: building the baseline's commit " << commit.substr(0, 12) << " as the reference ("
+		  << builder << ")\n";
+	bench::ProcessResult p = bench::run_process({builder, commit, out_dir}, {}, std::chrono::minutes(30));
+	if (p.exit_code != 0) {
+		std::string err = p.err.size() > 3000 ? p.err.substr(p.err.size() - 3000) : p.err;
+		why = "building the baseline's commit failed (" + p.describe() + "):\n" + err;
+		return "";
+	}
+	std::string dir = last_line(p.out);
+	if (dir.empty() || !fs::is_directory(dir))
+		why = builder + " printed no bin directory";
+	return fs::is_directory(dir) ? dir : "";
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -69,8 +130,9 @@ int main(int argc, char **argv)
 	CLI::App app{"rfuse-gate: CI performance regression gate (exit 0 pass, 1 regression, 2 could not run)"};
 	std::string baseline_path, json_path, bin_dir = own_bin_dir(), source_dir = RFUSE_SOURCE_DIR,
 				       scratch = "/tmp";
-	bool update = false, quick = false, append = false;
-	int reps = 7, inject_delay_us = 0;
+	std::string ref_bin_dir, ref_builder = source_dir + "/harness/gate/build-reference.sh", ref_out_dir;
+	bool update = false, quick = false, append = false, no_confirm = false;
+	int reps = 7, inject_delay_us = 0, confirm_reps = 0;
 	double duration_s = 1.0;
 	gate::Rule rule;
 	std::vector<std::string> metrics, transports;
@@ -102,9 +164,22 @@ int main(int argc, char **argv)
 	app.add_option("--inject-delay-us", inject_delay_us,
 		       "TEST ONLY: pass -o delay_us=N to nullfs, to prove the gate fails")
 		->check(CLI::Range(0, 1000000));
+	app.add_flag("--no-confirm", no_confirm,
+		     "decide on the comparison with the stored baseline alone (no confirmation against the "
+		     "baseline's code measured in this run)");
+	app.add_option("--reference-bin-dir", ref_bin_dir,
+		       "confirm against the daemons in this directory instead of building the baseline's commit");
+	app.add_option("--reference-builder", ref_builder,
+		       "command run as `CMD COMMIT OUT_DIR` that builds the baseline's commit and prints its bin "
+		       "directory last (\"\" turns building off)");
+	app.add_option("--reference-out", ref_out_dir, "OUT_DIR for the builder (default: <bin>/../gate-ref)");
+	app.add_option("--confirm-reps", confirm_reps, "repetitions of each build in a confirmation (default: max(reps, 7))")
+		->check(CLI::Range(1, 100));
 	CLI11_PARSE(app, argc, argv);
 	if (quick && app.count("--reps") == 0)
 		reps = 5;
+	if (confirm_reps == 0)
+		confirm_reps = std::max(reps, 7);
 
 	// First signal: stop, unmount by the normal path; second: emergency.
 	bench::install_interrupt_handler();
@@ -116,6 +191,8 @@ int main(int argc, char **argv)
 		baseline_path = baseline_dir + "/" + mclass + ".json";
 	if (json_path.empty())
 		json_path = bin_dir + "/../gate/report.json";
+	if (ref_out_dir.empty())
+		ref_out_dir = bin_dir + "/../gate-ref";
 
 	gate::Settings settings;
 	settings.duration_s = duration_s;
@@ -181,33 +258,19 @@ int main(int argc, char **argv)
 	mo.cpu_order = cpu_order;
 	mo.repetitions = reps;
 	mo.duration_s = duration_s;
-	mo.inject_delay_us = inject_delay_us;
-	mo.bin_dir = bin_dir;
+	mo.builds = {{"now", bin_dir, inject_delay_us}};
 	mo.progress = [](const std::string &s) { std::cerr << "rfuse-gate: " << s << "\n"; };
 
 	std::map<std::string, gate::SampleSet> samples;
-	std::string run_dir;
 	try {
-		fs::create_directories(scratch);
-		std::string tmpl = scratch + "/rfuse-gate.XXXXXX";
-		if (!mkdtemp(tmpl.data()))
-			throw std::runtime_error("mkdtemp " + tmpl + " failed");
-		run_dir = tmpl;
-		mo.scratch_dir = run_dir;
-		samples = gate::measure(mo);
+		samples = measure_in(scratch, mo).at("now");
 	} catch (const std::exception &e) {
-		if (!run_dir.empty())
-			harness::unmount_all_under(run_dir);
 		if (bench::stop_requested()) {
 			std::cerr << "rfuse-gate: interrupted\n";
 			return 128 + bench::stop_signal();
 		}
-		return cannot_run(std::string("measurement failed: ") + e.what() +
-				  (run_dir.empty() ? "" : " (logs under " + run_dir + "/logs)"));
+		return cannot_run(std::string("measurement failed: ") + e.what());
 	}
-	// Everything is unmounted by now; never remove_all through a live mount.
-	if (harness::unmount_all_under(run_dir) == 0)
-		fs::remove_all(run_dir);
 	auto ratios = gate::within_run_ratios(samples);
 	samples.insert(ratios.begin(), ratios.end());
 
@@ -232,6 +295,7 @@ int main(int argc, char **argv)
 		return gate::kPass;
 	}
 
+	// Stage 1, the screen: this run against the stored baseline's samples.
 	auto base_samples = gate::samples_from_record(baseline);
 	auto rows = gate::compare_runs(base_samples, samples, rule);
 	std::cout << gate::format_table(rows);
@@ -246,25 +310,80 @@ int main(int argc, char **argv)
 		std::cout << "warning: with " << n_base << " baseline and " << reps << " repetitions over " << rows.size()
 			  << " metrics the Holm-corrected test cannot reach p < " << rule.alpha
 			  << "; nothing can be flagged\n";
-	bool regressed = gate::any_regressed(rows);
+	const std::vector<std::string> flagged = gate::regressed_keys(rows);
+	bool regressed = !flagged.empty();
 	json report = record;
-	report["schema"] = "rfuse-gate-report/1";
+	report["schema"] = "rfuse-gate-report/2";
 	report["baseline"] = {{"path", baseline_path},
 			      {"machine_class", baseline.value("machine_class", "")},
 			      {"git", baseline.at("environment").value("git", json())},
 			      {"settings", baseline.at("settings")}};
 	report["rule"] = {{"threshold", rule.threshold}, {"noise_factor", rule.noise_factor}, {"alpha", rule.alpha}};
 	report["comparison"] = gate::rows_to_json(rows);
+
+	// Stage 2, the confirmation: a flagged metric is measured again beside
+	// the baseline's own code, built here, interleaved in this run, and
+	// regresses only when it is worse than that reference by the same rule
+	// (README.md: the stored numbers carry the machine's mood of their day).
+	json confirmation = {{"ran", false}};
+	std::string verdict_note;
+	if (regressed && !no_confirm) {
+		std::string why;
+		std::string commit = baseline.at("environment").value("git", json::object()).value("commit", "");
+		std::string ref = reference_bin_dir(ref_bin_dir, ref_builder, commit, ref_out_dir, why);
+		if (ref.empty()) {
+			verdict_note = " (not confirmed: " + why + ")";
+			confirmation["why_not"] = why;
+		} else {
+			gate::ConfirmPlan plan = gate::plan_confirmation(flagged);
+			gate::MeasureOptions mc = mo;
+			mc.metrics = plan.metrics;
+			mc.transports = plan.transports;
+			mc.thread_counts = plan.thread_counts;
+			mc.repetitions = confirm_reps;
+			mc.builds = {{"reference", ref, 0}, {"now", bin_dir, inject_delay_us}};
+			std::cerr << "rfuse-gate: confirming " << flagged.size() << " flagged metric(s) against the "
+				  << "reference build " << ref << ", " << confirm_reps << " interleaved repetitions\n";
+			gate::BuildSamples ab;
+			try {
+				ab = measure_in(scratch, mc);
+			} catch (const std::exception &e) {
+				if (bench::stop_requested()) {
+					std::cerr << "rfuse-gate: interrupted\n";
+					return 128 + bench::stop_signal();
+				}
+				return cannot_run(std::string("confirmation failed: ") + e.what());
+			}
+			auto crows = gate::compare_runs(gate::with_ratios_only(ab.at("reference"), flagged),
+							gate::with_ratios_only(ab.at("now"), flagged), rule);
+			std::cout << "confirmation: the flagged metrics, this tree against the reference build ("
+				  << (ref_bin_dir.empty() ? "the baseline's commit " + commit.substr(0, 12) : ref)
+				  << ") measured beside it now:\n"
+				  << gate::format_table(crows, "reference");
+			regressed = gate::any_regressed(crows);
+			if (!regressed)
+				verdict_note = " (" + std::to_string(flagged.size()) +
+					       " metric(s) worse than the stored baseline but not than the baseline's code "
+					       "measured now: the machine changed, not the code)";
+			confirmation = {{"ran", true},
+					{"reference_bin_dir", ref},
+					{"reference_commit", ref_bin_dir.empty() ? json(commit) : json()},
+					{"repetitions", confirm_reps},
+					{"flagged", flagged},
+					{"comparison", gate::rows_to_json(crows)}};
+			rows = crows;
+		}
+	}
+	report["confirmation"] = confirmation;
 	report["result"] = regressed ? "regressed" : "pass";
 	write_json(json_path, report);
 	std::string names;
 	for (const auto &r : rows)
 		if (r.cmp.verdict == gate::Verdict::regressed)
 			names += (names.empty() ? "" : ", ") + r.key;
-	std::cout << "rfuse-gate: " << (regressed ? "REGRESSION in " + names : std::string("pass")) << " (rule: median worse by > max("
-		  << rule.threshold * 100 << "%, " << rule.noise_factor
-		  << " x baseline spread) AND one-sided Mann-Whitney p < " << rule.alpha << ", Holm-corrected over "
-		  << rows.size() << " metrics"
-		  << "); report: " << json_path << "\n";
+	std::cout << "rfuse-gate: " << (regressed ? "REGRESSION in " + names : std::string("pass")) << verdict_note
+		  << " (rule: median worse by > max(" << rule.threshold * 100 << "%, " << rule.noise_factor
+		  << " x spread) AND one-sided Mann-Whitney p < " << rule.alpha << ", Holm-corrected"
+		  << "; report: " << json_path << ")\n";
 	return regressed ? gate::kRegressed : gate::kPass;
 }

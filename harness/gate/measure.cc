@@ -209,9 +209,11 @@ std::string transport_unavailable(const std::string &transport, const std::strin
 	return "unknown transport";
 }
 
-std::map<std::string, SampleSet> measure(const MeasureOptions &opts)
+BuildSamples measure(const MeasureOptions &opts)
 {
-	std::map<std::string, SampleSet> out;
+	if (opts.builds.empty())
+		throw std::invalid_argument("gate::measure: no build to measure");
+	BuildSamples out;
 	UringSwitch uring_switch;
 	// Which filesystems are needed, in metric order.
 	std::vector<std::string> filesystems;
@@ -219,12 +221,13 @@ std::map<std::string, SampleSet> measure(const MeasureOptions &opts)
 		const MetricDef &d = metric_def(m);
 		if (std::find(filesystems.begin(), filesystems.end(), d.fs) == filesystems.end())
 			filesystems.push_back(d.fs);
-		for (const auto &t : opts.transports)
-			for (int n : opts.thread_counts) {
-				SampleSet &s = out[sample_key(d.name, t, n)];
-				s.unit = d.unit;
-				s.higher_is_better = d.higher_is_better;
-			}
+		for (const auto &b : opts.builds)
+			for (const auto &t : opts.transports)
+				for (int n : opts.thread_counts) {
+					SampleSet &s = out[b.label][sample_key(d.name, t, n)];
+					s.unit = d.unit;
+					s.higher_is_better = d.higher_is_better;
+				}
 	}
 
 	const std::string logs = make_dir(opts.scratch_dir + "/logs");
@@ -234,22 +237,31 @@ std::map<std::string, SampleSet> measure(const MeasureOptions &opts)
 		write_file(backing->data_dir() + "/seq.dat", kStackfsFileBytes);
 	}
 
-	// One mount group = one (filesystem, transport) daemon; every repetition
-	// visits all groups, starting one further along each time.
-	std::vector<std::pair<std::string, std::string>> groups;
+	// One mount group = one (filesystem, transport, build) daemon; every
+	// repetition visits all groups, starting one further along each time, so
+	// the builds of one configuration run next to each other in either order.
+	struct Group {
+		std::string fsname, transport;
+		const Build *build;
+	};
+	std::vector<Group> groups;
 	for (const auto &t : opts.transports)
 		for (const auto &f : filesystems)
-			groups.emplace_back(f, t);
+			for (const auto &b : opts.builds)
+				groups.push_back({f, t, &b});
 
 	for (int rep = 0; rep < opts.repetitions; rep++) {
 		for (size_t g = 0; g < groups.size(); g++) {
-			const auto &[fsname, transport] = groups[(g + static_cast<size_t>(rep)) % groups.size()];
+			const Group &group = groups[(g + static_cast<size_t>(rep)) % groups.size()];
+			const std::string &fsname = group.fsname, &transport = group.transport;
+			const Build &build = *group.build;
+			const std::string tag = fsname + "-" + transport + "-" + build.label;
 			harness::DaemonSpec spec;
-			spec.argv = {daemon_binary(opts.bin_dir, fsname, transport)};
+			spec.argv = {daemon_binary(build.bin_dir, fsname, transport)};
 			if (fsname == "nullfs") {
 				std::string o = "attr_timeout=0";
-				if (opts.inject_delay_us > 0)
-					o += ",delay_us=" + std::to_string(opts.inject_delay_us);
+				if (build.inject_delay_us > 0)
+					o += ",delay_us=" + std::to_string(build.inject_delay_us);
 				spec.argv.insert(spec.argv.end(), {"-o", o});
 			} else if (fsname == "stackfs") {
 				spec.argv.insert(spec.argv.end(), {"-o", "cache=never", backing->data_dir()});
@@ -259,11 +271,12 @@ std::map<std::string, SampleSet> measure(const MeasureOptions &opts)
 				if (std::string why = uring_switch.ensure_on(); !why.empty())
 					throw std::runtime_error(why);
 			}
-			spec.mountpoint = make_dir(opts.scratch_dir + "/mnt-" + fsname + "-" + transport);
-			spec.log_path = logs + "/" + fsname + "-" + transport + ".log";
+			spec.mountpoint = make_dir(opts.scratch_dir + "/mnt-" + tag);
+			spec.log_path = logs + "/" + tag + ".log";
 			if (opts.progress)
 				opts.progress("rep " + std::to_string(rep + 1) + "/" + std::to_string(opts.repetitions) +
-					      ": " + fsname + " over " + transport);
+					      ": " + fsname + " over " + transport +
+					      (opts.builds.size() > 1 ? " (" + build.label + " build)" : ""));
 			harness::MountedFs mounted(spec);
 			auto should_stop = [&mounted] { return bench::stop_requested() || !mounted.daemon_alive(); };
 			const std::string &dir = mounted.mountpoint();
@@ -301,14 +314,14 @@ std::map<std::string, SampleSet> measure(const MeasureOptions &opts)
 					if (bench::stop_requested())
 						throw std::runtime_error("interrupted");
 					if (!mounted.daemon_alive())
-						throw std::runtime_error(fsname + " daemon over " + transport +
-									 " died; log tail:\n" + mounted.log_tail());
-					out[sample_key(d.name, transport, n)].values.push_back(v);
+						throw std::runtime_error(tag + " daemon died; log tail:\n" +
+									 mounted.log_tail());
+					out[build.label][sample_key(d.name, transport, n)].values.push_back(v);
 				}
 			}
 			int status = mounted.stop();
 			if (status != 0)
-				throw std::runtime_error(fsname + " daemon over " + transport + " ended with " +
+				throw std::runtime_error(tag + " daemon ended with " +
 							 bench::describe_wait_status(status) + "; log tail:\n" +
 							 mounted.log_tail());
 		}

@@ -23,6 +23,14 @@ struct MetricDef {
 const std::vector<MetricDef> &metric_defs();
 const MetricDef &metric_def(const std::string &name);
 
+// One build of the filesystem daemons under test. The gate measures its own
+// build; a confirmation measures a reference build beside it, interleaved.
+struct Build {
+	std::string label;       // "now", "reference": names mounts, logs, results
+	std::string bin_dir;     // where <fs>-fuse and <fs>-rfuse are
+	int inject_delay_us = 0; // test only: -o delay_us=N for nullfs
+};
+
 struct MeasureOptions {
 	std::vector<std::string> metrics;    // MetricDef::name, in this order
 	std::vector<std::string> transports; // fuse, uring
@@ -30,9 +38,8 @@ struct MeasureOptions {
 	std::vector<int> cpu_order;
 	int repetitions = 5;
 	double duration_s = 1.0;
-	int inject_delay_us = 0; // test only: -o delay_us=N for nullfs
-	std::string bin_dir;
-	std::string scratch_dir; // mount points and the stackfs tmpfs go below it
+	std::vector<Build> builds; // at least one
+	std::string scratch_dir;   // mount points and the stackfs tmpfs go below it
 	std::function<void(const std::string &)> progress;
 };
 
@@ -45,9 +52,14 @@ struct SampleSet {
 	std::vector<double> values; // one per repetition, in order
 };
 
-// Runs every repetition; throws std::runtime_error when a mount or a
-// measurement fails (the gate then exits 2).
-std::map<std::string, SampleSet> measure(const MeasureOptions &opts);
+// Samples by key, per build label.
+using BuildSamples = std::map<std::string, std::map<std::string, SampleSet>>;
+
+// Runs every repetition; every repetition visits every (build, filesystem,
+// transport) daemon, the builds of one configuration next to each other.
+// Throws std::runtime_error when a mount or a measurement fails (the gate
+// then exits 2).
+BuildSamples measure(const MeasureOptions &opts);
 
 // FUSE over io_uring is one kernel-wide switch that the kernel reads at
 // mount time, and other programs (tests) flip it. The gate turns it on

@@ -4,12 +4,23 @@
 #                                      of another machine class or none at all
 #   gate_check.sh slowdown RFUSE_GATE  against a baseline recorded here and now:
 #                                      unchanged -> exit 0; nullfs with an injected
-#                                      delay -> exit 1 naming the NullFS metrics
-# The slowdown check uses a reduced set (NullFS, fuse, 5 x 0.3 s) and a
-# threshold of 100%: it checks the gate's mechanics on a loaded box, where
-# the injected 1 ms per operation is a 20-100x slowdown.
+#                                      delay -> exit 1 naming the NullFS metrics,
+#                                      confirmed against the reference build
+#   gate_check.sh machine RFUSE_GATE   a stored baseline 3x better than this box
+#                                      is today (the machine changed, not the
+#                                      code): the screen flags, the confirmation
+#                                      against the reference build clears it
+#                                      (exit 0); with --no-confirm exit 1
+#   gate_check.sh builder RFUSE_GATE   build-reference.sh refuses a commit that
+#                                      is not in the history, and so does the gate
+# The checks use a reduced set (NullFS, fuse, 5 x 0.3 s) and a threshold of
+# 100%: they check the gate's mechanics on a loaded box, where the injected
+# 1 ms per operation is a 20-100x slowdown. The reference build is this
+# build's own bin directory (same code: only the injected delay differs).
 set -u
 mode=$1 gate=$2
+bin=${RFUSE_BIN_DIR:-$(dirname "$gate")}
+builder=$(dirname "$0")/../../harness/gate/build-reference.sh
 root=${RFUSE_TEST_ROOT:-/tmp}
 mkdir -p "$root"
 tmp=$(mktemp -d "$root/gate-check.XXXXXX")
@@ -44,19 +55,53 @@ JSON
 	run 2 "$tmp/out" --update-baseline --baseline "$tmp/b.json" --inject-delay-us 10
 	[[ ! -e "$tmp/b.json" ]] || fail "baseline written with an injected delay"
 	;;
-slowdown)
+slowdown | machine)
 	common=(--baseline "$tmp/base.json" --metrics getattr,randread --transports fuse --reps 5
-		--duration 0.3 --threshold 1.0 --scratch "$tmp")
-	[[ -n "${RFUSE_BIN_DIR:-}" ]] && common+=(--bin-dir "$RFUSE_BIN_DIR")
+		--duration 0.3 --threshold 1.0 --scratch "$tmp" --bin-dir "$bin" --reference-bin-dir "$bin"
+		--confirm-reps 5)
 	run 0 "$tmp/out" --update-baseline "${common[@]}"
 	[[ -s "$tmp/base.json" ]] || fail "no baseline written"
-	run 0 "$tmp/out" "${common[@]}" --json "$tmp/pass.json"
-	grep -q '"result": "pass"' "$tmp/pass.json" || fail "report does not say pass"
-	run 1 "$tmp/out" "${common[@]}" --json "$tmp/fail.json" --inject-delay-us 1000
-	for m in nullfs_getattr_latency/fuse/t1 nullfs_randread_4k/fuse/t1; do
-		grep -q "REGRESSION in.*$m" "$tmp/out" || fail "regression of $m not named"
-	done
-	grep -q '"result": "regressed"' "$tmp/fail.json" || fail "report does not say regressed"
+	if [[ $mode == slowdown ]]; then
+		run 0 "$tmp/out" "${common[@]}" --json "$tmp/pass.json"
+		[[ $(jq -r .result "$tmp/pass.json") == pass ]] || fail "report does not say pass"
+		run 1 "$tmp/out" "${common[@]}" --json "$tmp/fail.json" --inject-delay-us 1000
+		for m in nullfs_getattr_latency/fuse/t1 nullfs_randread_4k/fuse/t1; do
+			grep -q "REGRESSION in.*$m" "$tmp/out" || fail "regression of $m not named"
+		done
+		[[ $(jq -r .result "$tmp/fail.json") == regressed ]] || fail "report does not say regressed"
+		[[ $(jq -r .confirmation.ran "$tmp/fail.json") == true ]] || fail "the regression was not confirmed"
+		[[ $(jq -r '[.confirmation.comparison[] | select(.verdict | ascii_downcase == "regressed")] | length' \
+			"$tmp/fail.json") -ge 2 ]] || fail "the confirmation did not find both NullFS metrics worse"
+	else
+		# The stored numbers 3x better than today's box: every row looks regressed.
+		jq '.samples |= with_entries(.value |= (.higher_is_better as $h |
+			.values |= map(if $h then . * 3 else . / 3 end)))' "$tmp/base.json" >"$tmp/fast.json"
+		fast=("${common[@]}")
+		fast[1]=$tmp/fast.json
+		run 1 "$tmp/out" "${fast[@]}" --json "$tmp/screen.json" --no-confirm
+		grep -q "REGRESSION in.*nullfs_getattr_latency/fuse/t1" "$tmp/out" || fail "the screen did not flag"
+		[[ $(jq -r .confirmation.ran "$tmp/screen.json") == false ]] || fail "--no-confirm confirmed"
+		run 0 "$tmp/out" "${fast[@]}" --json "$tmp/cleared.json"
+		grep -q "REGRESSED" "$tmp/out" || fail "the screen's flags are not shown"
+		grep -q "^confirmation:" "$tmp/out" || fail "no confirmation table"
+		grep -q "not than the baseline's code measured now" "$tmp/out" || fail "the pass is not explained"
+		[[ $(jq -r .result "$tmp/cleared.json") == pass ]] || fail "report does not say pass"
+		[[ $(jq -r .confirmation.ran "$tmp/cleared.json") == true ]] || fail "report has no confirmation"
+	fi
+	;;
+builder)
+	out=$("$builder" 0123456789abcdef0123456789abcdef01234567 "$tmp/ref" 2>&1) && fail "builder accepted a bogus commit"
+	grep -q "is not in the history" <<<"$out" || fail "builder did not say why: $out"
+	# The gate with a baseline naming that commit: the flag stands, unconfirmed, and says why.
+	common=(--baseline "$tmp/base.json" --metrics getattr --transports fuse --reps 5
+		--duration 0.3 --threshold 1.0 --scratch "$tmp" --bin-dir "$bin")
+	run 0 "$tmp/out" --update-baseline "${common[@]}"
+	jq '.environment.git.commit = "0123456789abcdef0123456789abcdef01234567"' "$tmp/base.json" >"$tmp/b2.json"
+	common[1]=$tmp/b2.json
+	run 1 "$tmp/out" "${common[@]}" --json "$tmp/r.json" --inject-delay-us 1000 \
+		--reference-builder "$builder" --reference-out "$tmp/ref"
+	grep -q "not confirmed: building the baseline's commit failed" "$tmp/out" || fail "unconfirmed flag not explained"
+	[[ $(jq -r .result "$tmp/r.json") == regressed ]] || fail "report does not say regressed"
 	;;
 *)
 	fail "unknown mode $mode"
