@@ -22,24 +22,32 @@ std::string machine_class(const json &env)
 	       env.at("virtualization").at("kind").get<std::string>() + "-" + major_minor;
 }
 
+std::string ratio_prefix(const std::string &transport)
+{
+	return "ratio_" + transport + "_vs_fuse";
+}
+
 std::map<std::string, SampleSet> within_run_ratios(const std::map<std::string, SampleSet> &samples)
 {
 	std::map<std::string, SampleSet> ratios;
-	for (const auto &[key, uring] : samples) {
+	for (const auto &[key, other] : samples) {
 		size_t a = key.find('/'), b = key.rfind('/');
-		if (a == std::string::npos || a == b || key.substr(a + 1, b - a - 1) != "uring")
+		if (a == std::string::npos || a == b || key.compare(0, 6, "ratio_") == 0)
 			continue;
-		std::string metric = key.substr(0, a), threads = key.substr(b + 1);
+		std::string metric = key.substr(0, a), transport = key.substr(a + 1, b - a - 1),
+			    threads = key.substr(b + 1);
+		if (transport == "fuse")
+			continue;
 		auto fuse = samples.find(metric + "/fuse/" + threads);
 		if (fuse == samples.end())
 			continue;
 		SampleSet r;
 		r.unit = "ratio";
-		r.higher_is_better = uring.higher_is_better;
-		for (size_t i = 0; i < uring.values.size() && i < fuse->second.values.size(); i++)
+		r.higher_is_better = other.higher_is_better;
+		for (size_t i = 0; i < other.values.size() && i < fuse->second.values.size(); i++)
 			if (fuse->second.values[i] != 0)
-				r.values.push_back(uring.values[i] / fuse->second.values[i]);
-		ratios["ratio_uring_vs_fuse/" + metric + "/" + threads] = r;
+				r.values.push_back(other.values[i] / fuse->second.values[i]);
+		ratios[ratio_prefix(transport) + "/" + metric + "/" + threads] = r;
 	}
 	return ratios;
 }
@@ -203,16 +211,18 @@ ConfirmPlan plan_confirmation(const std::vector<std::string> &keys)
 {
 	ConfirmPlan plan;
 	for (const auto &key : keys) {
-		// "<metric>/<transport>/t<N>" or "ratio_uring_vs_fuse/<metric>/t<N>"
+		// "<metric>/<transport>/t<N>" or "ratio_<transport>_vs_fuse/<metric>/t<N>"
 		size_t a = key.find('/'), b = key.rfind('/');
 		if (a == std::string::npos || a == b || key.compare(b + 1, 1, "t") != 0)
 			throw std::invalid_argument("not a gate metric key: " + key);
 		std::string first = key.substr(0, a), middle = key.substr(a + 1, b - a - 1);
 		int threads = std::stoi(key.substr(b + 2));
-		if (first == "ratio_uring_vs_fuse") {
+		const std::string suffix = "_vs_fuse";
+		if (first.compare(0, 6, "ratio_") == 0 && first.size() > 6 + suffix.size() &&
+		    first.compare(first.size() - suffix.size(), suffix.size(), suffix) == 0) {
 			add_unique(plan.metrics, middle);
 			add_unique(plan.transports, std::string("fuse"));
-			add_unique(plan.transports, std::string("uring"));
+			add_unique(plan.transports, first.substr(6, first.size() - 6 - suffix.size()));
 		} else {
 			add_unique(plan.metrics, first);
 			add_unique(plan.transports, middle);

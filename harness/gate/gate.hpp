@@ -25,10 +25,12 @@ inline constexpr const char *kBaselineSchema = "rfuse-gate-baseline/1";
 // bench::collect_environment(): e.g. "2cpu-native-6.18".
 std::string machine_class(const nlohmann::json &environment);
 
-// Within-run ratios uring/fuse for every metric and thread count measured
-// over both, one per repetition (same repetition paired): the machine's
+// Within-run ratios <transport>/fuse ("ratio_<transport>_vs_fuse/<metric>/t<N>")
+// for every other transport, metric and thread count measured over both
+// and fuse, one per repetition (same repetition paired): the machine's
 // speed of the moment cancels out. Same unit-less direction as the metric.
 std::map<std::string, SampleSet> within_run_ratios(const std::map<std::string, SampleSet> &samples);
+std::string ratio_prefix(const std::string &transport); // "ratio_<transport>_vs_fuse"
 
 struct Settings {
 	double duration_s = 1;

@@ -130,7 +130,7 @@ int main(int argc, char **argv)
 	CLI::App app{"rfuse-gate: CI performance regression gate (exit 0 pass, 1 regression, 2 could not run)"};
 	std::string baseline_path, json_path, bin_dir = own_bin_dir(), source_dir = RFUSE_SOURCE_DIR,
 				       scratch = "/tmp";
-	std::string ref_bin_dir, ref_builder = source_dir + "/harness/gate/build-reference.sh", ref_out_dir;
+	std::string baseline_dir, ref_bin_dir, ref_builder = source_dir + "/harness/gate/build-reference.sh", ref_out_dir;
 	bool update = false, quick = false, append = false, no_confirm = false;
 	int reps = 7, inject_delay_us = 0, confirm_reps = 0;
 	double duration_s = 1.0;
@@ -138,6 +138,8 @@ int main(int argc, char **argv)
 	std::vector<std::string> metrics, transports;
 	app.add_option("--baseline", baseline_path,
 		       "baseline file (default: <source>/reports/baselines/<machine class>.json)");
+	app.add_option("--baseline-dir", baseline_dir,
+		       "where baselines of every machine class live (default: <source>/reports/baselines)");
 	app.add_flag("--update-baseline", update, "measure and write the baseline instead of comparing");
 	app.add_flag("--append", append,
 		     "with --update-baseline: add this session's samples to the existing baseline (a baseline "
@@ -154,7 +156,8 @@ int main(int argc, char **argv)
 	app.add_option("--alpha", rule.alpha, "significance level of the one-sided Mann-Whitney U test")
 		->check(CLI::Range(0.0, 1.0));
 	app.add_option("--metrics", metrics, "subset: getattr, randread, mwcl, seqread (default: all)")->delimiter(',');
-	app.add_option("--transports", transports, "subset of fuse, uring (default: the baseline's, or all available)")
+	app.add_option("--transports", transports,
+		       "subset of fuse, uring, rfuse (default: the baseline's, or all available)")
 		->delimiter(',');
 	app.add_option("--json", json_path, "where to write the JSON report (default: <bin>/../gate/report.json)")
 		->multi_option_policy(CLI::MultiOptionPolicy::TakeLast); // run.sh passes one, a caller may override it
@@ -186,7 +189,8 @@ int main(int argc, char **argv)
 	std::vector<int> cpu_order = bench::cpu_order();
 	json env = bench::collect_environment(cpu_order, source_dir);
 	const std::string mclass = gate::machine_class(env);
-	const std::string baseline_dir = source_dir + "/reports/baselines";
+	if (baseline_dir.empty())
+		baseline_dir = source_dir + "/reports/baselines";
 	if (baseline_path.empty())
 		baseline_path = baseline_dir + "/" + mclass + ".json";
 	if (json_path.empty())
@@ -232,9 +236,8 @@ int main(int argc, char **argv)
 	if (!explicit_transports && !update)
 		transports = baseline.at("settings").at("transports").get<std::vector<std::string>>();
 	if (!explicit_transports && update)
-		transports = {"fuse", "uring"};
-	std::cerr << "rfuse-gate: machine class " << mclass << "; rfuse: "
-		  << gate::transport_unavailable("rfuse", bin_dir) << "\n";
+		transports = {"fuse", "uring", "rfuse"};
+	std::cerr << "rfuse-gate: machine class " << mclass << "\n";
 	for (const auto &t : transports) {
 		std::string why = gate::transport_unavailable(t, bin_dir);
 		if (why.empty()) {

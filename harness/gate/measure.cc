@@ -204,8 +204,14 @@ std::string transport_unavailable(const std::string &transport, const std::strin
 			return "no " + daemon_binary(bin_dir, "nullfs", "uring");
 		return "";
 	}
-	if (transport == "rfuse")
-		return "RFUSE needs the rfuse kernel module, which runs only inside the VM rig: not measured here yet";
+	if (transport == "rfuse") {
+		if (access("/dev/rfuse", R_OK | W_OK) != 0)
+			return "RFUSE needs the rfuse kernel module and /dev/rfuse is not usable here (on a host that "
+			       "cannot load rfuse.ko, ./run.sh gate measures RFUSE inside the VM rig)";
+		if (access(daemon_binary(bin_dir, "nullfs", "rfuse").c_str(), X_OK) != 0)
+			return "no " + daemon_binary(bin_dir, "nullfs", "rfuse");
+		return "";
+	}
 	return "unknown transport";
 }
 
@@ -266,6 +272,8 @@ BuildSamples measure(const MeasureOptions &opts)
 			} else if (fsname == "stackfs") {
 				spec.argv.insert(spec.argv.end(), {"-o", "cache=never", backing->data_dir()});
 			}
+			if (transport == "rfuse")
+				spec.env["RFUSE_TRANSPORT"] = "rfuse"; // no fallback: a point never claims RFUSE falsely
 			if (transport == "uring") {
 				spec.env["RFUSE_TRANSPORT"] = "uring";
 				if (std::string why = uring_switch.ensure_on(); !why.empty())

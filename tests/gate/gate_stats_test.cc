@@ -154,6 +154,40 @@ TEST(Ratios, PairedByRepetition)
 	EXPECT_TRUE(ratio.higher_is_better);
 }
 
+TEST(Ratios, EveryTransportAgainstFuse)
+{
+	std::map<std::string, gate::SampleSet> s;
+	s["lat/fuse/t2"] = {"us", false, {10, 20}};
+	s["lat/rfuse/t2"] = {"us", false, {5, 30}};
+	s["lat/uring/t2"] = {"us", false, {2, 4}};
+	auto r = gate::within_run_ratios(s);
+	ASSERT_EQ(r.size(), 2u);
+	EXPECT_EQ(r.at("ratio_rfuse_vs_fuse/lat/t2").values, (std::vector<double>{0.5, 1.5}));
+	EXPECT_EQ(r.at("ratio_uring_vs_fuse/lat/t2").values, (std::vector<double>{0.2, 0.2}));
+	EXPECT_FALSE(r.at("ratio_rfuse_vs_fuse/lat/t2").higher_is_better);
+	// Ratios are never taken of ratios.
+	s.insert(r.begin(), r.end());
+	EXPECT_EQ(gate::within_run_ratios(s).size(), 2u);
+}
+
+TEST(Confirmation, PlanCoversFlaggedKeysAndRatioOperands)
+{
+	auto plan = gate::plan_confirmation({"nullfs_randread_4k/fuse/t2", "ratio_rfuse_vs_fuse/memfs_mwcl/t1"});
+	EXPECT_EQ(plan.metrics, (std::vector<std::string>{"nullfs_randread_4k", "memfs_mwcl"}));
+	EXPECT_EQ(plan.transports, (std::vector<std::string>{"fuse", "rfuse"}));
+	EXPECT_EQ(plan.thread_counts, (std::vector<int>{2, 1}));
+	EXPECT_THROW(gate::plan_confirmation({"no-slashes"}), std::invalid_argument);
+
+	// The confirmation compares exactly the flagged keys, ratios recomputed per build.
+	std::map<std::string, gate::SampleSet> now;
+	now["memfs_mwcl/fuse/t1"] = {"works/s", true, {100, 100}};
+	now["memfs_mwcl/rfuse/t1"] = {"works/s", true, {300, 200}};
+	now["nullfs_randread_4k/fuse/t1"] = {"IOPS", true, {1, 1}};
+	auto only = gate::with_ratios_only(now, {"ratio_rfuse_vs_fuse/memfs_mwcl/t1", "memfs_mwcl/fuse/t1"});
+	ASSERT_EQ(only.size(), 2u);
+	EXPECT_EQ(only.at("ratio_rfuse_vs_fuse/memfs_mwcl/t1").values, (std::vector<double>{3, 2}));
+}
+
 nlohmann::json environment(int cpus, const std::string &kind, const std::string &release)
 {
 	return {{"kernel", {{"release", release}}}, {"cpu", {{"usable", cpus}}}, {"virtualization", {{"kind", kind}}}};
