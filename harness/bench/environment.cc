@@ -3,6 +3,7 @@
 #include "subprocess.hpp"
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <sys/resource.h>
@@ -66,6 +67,46 @@ json virtualization()
 	return v;
 }
 
+std::string first_word(const std::string &file)
+{
+	std::ifstream in(file);
+	std::string v;
+	in >> v;
+	return v;
+}
+
+// What this kernel offers the transports, found without mounting anything:
+// a point still fails rather than fall back when a mount is refused.
+json kernel_features(const std::string &release)
+{
+	json f;
+	std::string uring = first_word("/sys/module/fuse/parameters/enable_uring");
+	f["fuse_over_io_uring"] = {{"present", !uring.empty()},
+				   {"enable_uring", uring.empty() ? "absent" : uring},
+				   {"how", "the fuse module's enable_uring parameter (Linux 6.14+)"}};
+	int major = 0, minor = 0;
+	std::istringstream(release) >> major;
+	if (size_t dot = release.find('.'); dot != std::string::npos)
+		std::istringstream(release.substr(dot + 1)) >> minor;
+	f["fuse_passthrough"] = {{"expected", major > 6 || (major == 6 && minor >= 9)},
+				 {"how", "kernel release >= 6.9; INIT grants FUSE_PASSTHROUGH per mount and librfuse "
+					 "refuses a RFUSE_PASSTHROUGH=1 mount that did not get it"}};
+	json params = json::object();
+	std::error_code ec;
+	for (const auto &e : std::filesystem::directory_iterator("/sys/module/rfuse/parameters", ec))
+		params[e.path().filename().string()] = first_word(e.path().string());
+	f["rfuse"] = {{"dev_rfuse", access("/dev/rfuse", F_OK) == 0},
+		      {"module_loaded", access("/sys/module/rfuse", F_OK) == 0},
+		      {"parameters", params}};
+	// Without mounting tracefs: the breakdown workload mounts it when needed.
+	const std::string events = "/sys/kernel/tracing/events/";
+	f["tracepoints"] = {{"tracefs_mounted", access(events.c_str(), F_OK) == 0},
+			    {"fuse", access((events + "fuse").c_str(), F_OK) == 0},
+			    {"rfuse", access((events + "rfuse").c_str(), F_OK) == 0},
+			    {"sched", access((events + "sched").c_str(), F_OK) == 0}};
+	return f;
+}
+
 } // namespace
 
 json collect_environment(const std::vector<int> &cpu_order, const std::string &source_dir)
@@ -106,6 +147,7 @@ json collect_environment(const std::vector<int> &cpu_order, const std::string &s
 	env["devices"] = {{"dev_fuse", access("/dev/fuse", F_OK) == 0},
 			  {"dev_rfuse", access("/dev/rfuse", F_OK) == 0},
 			  {"fuse_enable_uring", uring_v.empty() ? "absent" : uring_v}};
+	env["kernel_features"] = kernel_features(u.release);
 	return env;
 }
 

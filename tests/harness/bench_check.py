@@ -166,6 +166,15 @@ def check_run(b, spec, expects, extra):
     for s, n in counts.items():
         if rep["totals"][s] != n:
             fail("totals.%s = %d, points say %d" % (s, rep["totals"][s], n))
+    kf = rep["environment"]["kernel_features"]
+    uring_param = "/sys/module/fuse/parameters/enable_uring"
+    if kf["fuse_over_io_uring"]["present"] != os.path.exists(uring_param):
+        fail("kernel_features.fuse_over_io_uring.present disagrees with %s" % uring_param)
+    if kf["rfuse"]["dev_rfuse"] != os.path.exists("/dev/rfuse"):
+        fail("kernel_features.rfuse.dev_rfuse disagrees with /dev/rfuse")
+    major, minor = (int(x) for x in os.uname().release.split(".")[:2])
+    if kf["fuse_passthrough"]["expected"] != ((major, minor) >= (6, 9)):
+        fail("kernel_features.fuse_passthrough.expected wrong for %s" % os.uname().release)
     want_rc = 3 if counts["failed"] else 0
     if r.returncode != want_rc:
         fail("rc %d, want %d" % (r.returncode, want_rc))
