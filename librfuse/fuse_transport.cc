@@ -28,18 +28,7 @@ public:
 
 	int mount(fuse_session *se, const char *mountpoint) override
 	{
-		if (real().session_mount(se, mountpoint) != 0)
-			return -1;
-		fd_ = fuse_session_fd(se);
-		if (Passthrough::wanted())
-			passthrough_ = std::make_unique<Passthrough>(fd_);
-		register_io_owner(fd_, this);
-		if (int rc = fuse_session_custom_io(se, dispatching_io(), fd_); rc != 0) {
-			log("fuse_session_custom_io failed (%d)", rc);
-			real().session_unmount(se);
-			return -1;
-		}
-		return 0;
+		return mount_dev_fuse(se, mountpoint, this, &fd_, &passthrough_);
 	}
 
 	int loop(fuse_session *, unsigned) override { return kServeWithLibfuse; }
@@ -50,13 +39,7 @@ public:
 	{
 		TransportStats s;
 		s.used = "fuse";
-		s.dev_fuse_requests = requests_.load(std::memory_order_relaxed);
-		s.dev_fuse_forgets = forgets_.load(std::memory_order_relaxed);
-		s.data_requests = data_.load(std::memory_order_relaxed);
-		if (passthrough_) {
-			s.passthrough_opens = passthrough_->opens();
-			s.passthrough_refused = passthrough_->refused();
-		}
+		counters_.report(passthrough_.get(), &s);
 		return s;
 	}
 
@@ -64,12 +47,7 @@ public:
 	{
 		ssize_t n = ::read(fd, buf, len);
 		if (n >= static_cast<ssize_t>(sizeof(fuse_in_header))) {
-			requests_.fetch_add(1, std::memory_order_relaxed);
-			std::uint32_t opcode = static_cast<const fuse_in_header *>(buf)->opcode;
-			if (is_forget(opcode))
-				forgets_.fetch_add(1, std::memory_order_relaxed);
-			else if (is_data(opcode))
-				data_.fetch_add(1, std::memory_order_relaxed);
+			counters_.count_dev_fuse(buf);
 			if (passthrough_)
 				note_for_passthrough(static_cast<const char *>(buf), static_cast<size_t>(n));
 		}
@@ -147,12 +125,27 @@ private:
 	std::unordered_map<std::uint64_t, std::pair<std::uint32_t, std::uint64_t>> pending_open_;
 	std::uint64_t init_unique_ = 0;
 	std::uint64_t init_flags_ = 0;
-	std::atomic<std::uint64_t> requests_{0};
-	std::atomic<std::uint64_t> forgets_{0};
-	std::atomic<std::uint64_t> data_{0};
+	RequestCounters counters_;
 };
 
 } // namespace
+
+int mount_dev_fuse(fuse_session *se, const char *mountpoint, IoOwner *owner, int *fd,
+		   std::unique_ptr<Passthrough> *passthrough)
+{
+	if (real().session_mount(se, mountpoint) != 0)
+		return -1;
+	*fd = fuse_session_fd(se);
+	if (Passthrough::wanted())
+		*passthrough = std::make_unique<Passthrough>(*fd);
+	register_io_owner(*fd, owner);
+	if (int rc = fuse_session_custom_io(se, dispatching_io(), *fd); rc != 0) {
+		log("fuse_session_custom_io failed (%d)", rc);
+		real().session_unmount(se);
+		return -1;
+	}
+	return 0;
+}
 
 std::unique_ptr<Transport> make_fuse_transport()
 {

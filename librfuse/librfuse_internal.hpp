@@ -18,6 +18,8 @@
 
 namespace rfuse::detail {
 
+class Passthrough;
+
 // libfuse3's own implementations, found with dlvsym(RTLD_NEXT, ...): the
 // next definition after librfuse in the lookup order, whether librfuse is
 // linked ahead of -lfuse3 or preloaded.
@@ -75,6 +77,18 @@ inline bool is_data(std::uint32_t opcode)
 	return opcode == 15 /* FUSE_READ */ || opcode == 16 /* FUSE_WRITE */;
 }
 
+// The request counters of the transports that read /dev/fuse (fuse, uring).
+struct RequestCounters {
+	std::atomic<std::uint64_t> dev_fuse{0};         // requests read from /dev/fuse
+	std::atomic<std::uint64_t> dev_fuse_forgets{0}; // ... of them FORGET / BATCH_FORGET
+	std::atomic<std::uint64_t> data{0};             // READ and WRITE, over any path
+
+	// A request read from /dev/fuse (at least a fuse_in_header).
+	void count_dev_fuse(const void *request);
+	// Puts the counters, and the passthrough's when there is one, into *s.
+	void report(const Passthrough *passthrough, TransportStats *s) const;
+};
+
 // Writes the statistics file (RFUSE_STATS_FILE) now, when it is set.
 // Safe to call from any thread; not from a signal handler.
 void write_stats_file();
@@ -100,5 +114,12 @@ public:
 const fuse_custom_io *dispatching_io();
 void register_io_owner(int fd, IoOwner *owner);
 void unregister_io_owner(int fd);
+
+// Transport::mount() of the transports that mount classic FUSE (fuse,
+// uring): libfuse's own mount, with `owner` registered for the device fd
+// (*fd from then on, even when this fails: the caller unregisters) and the
+// hooks installed, and a Passthrough in *passthrough when RFUSE_PASSTHROUGH=1.
+int mount_dev_fuse(fuse_session *se, const char *mountpoint, IoOwner *owner, int *fd,
+		   std::unique_ptr<Passthrough> *passthrough);
 
 } // namespace rfuse::detail

@@ -5,6 +5,7 @@
 // exit, and whenever the process gets SIGUSR1 (if the program has no
 // SIGUSR1 handler of its own).
 #include "librfuse_internal.hpp"
+#include "passthrough.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -79,6 +80,27 @@ void stats_thread()
 }
 
 } // namespace
+
+void RequestCounters::count_dev_fuse(const void *request)
+{
+	dev_fuse.fetch_add(1, std::memory_order_relaxed);
+	std::uint32_t opcode = static_cast<const fuse_in_header *>(request)->opcode;
+	if (is_forget(opcode))
+		dev_fuse_forgets.fetch_add(1, std::memory_order_relaxed);
+	else if (is_data(opcode))
+		data.fetch_add(1, std::memory_order_relaxed);
+}
+
+void RequestCounters::report(const Passthrough *passthrough, TransportStats *s) const
+{
+	s->dev_fuse_requests = dev_fuse.load(std::memory_order_relaxed);
+	s->dev_fuse_forgets = dev_fuse_forgets.load(std::memory_order_relaxed);
+	s->data_requests = data.load(std::memory_order_relaxed);
+	if (passthrough != nullptr) {
+		s->passthrough_opens = passthrough->opens();
+		s->passthrough_refused = passthrough->refused();
+	}
+}
 
 void write_stats_file()
 {

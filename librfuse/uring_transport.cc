@@ -192,19 +192,8 @@ public:
 
 	int mount(fuse_session *se, const char *mountpoint) override
 	{
-		if (real().session_mount(se, mountpoint) != 0)
-			return -1;
 		se_ = se;
-		fd_ = fuse_session_fd(se);
-		if (Passthrough::wanted())
-			passthrough_ = std::make_unique<Passthrough>(fd_);
-		register_io_owner(fd_, this);
-		if (int rc = fuse_session_custom_io(se, dispatching_io(), fd_); rc != 0) {
-			log("fuse_session_custom_io failed (%d)", rc);
-			real().session_unmount(se);
-			return -1;
-		}
-		return 0;
+		return mount_dev_fuse(se, mountpoint, this, &fd_, &passthrough_);
 	}
 
 	int loop(fuse_session *se, unsigned max_threads) override
@@ -258,13 +247,7 @@ public:
 				s.ring_requests += n;
 			}
 		}
-		s.dev_fuse_requests = dev_requests_.load(std::memory_order_relaxed);
-		s.dev_fuse_forgets = dev_forgets_.load(std::memory_order_relaxed);
-		s.data_requests = data_requests_.load(std::memory_order_relaxed);
-		if (passthrough_) {
-			s.passthrough_opens = passthrough_->opens();
-			s.passthrough_refused = passthrough_->refused();
-		}
+		counters_.report(passthrough_.get(), &s);
 		return s;
 	}
 
@@ -273,7 +256,7 @@ public:
 	{
 		ssize_t n = ::read(fd, buf, len);
 		if (n >= static_cast<ssize_t>(sizeof(fuse_in_header)))
-			count_dev_request(buf);
+			counters_.count_dev_fuse(buf);
 		return n;
 	}
 
@@ -290,14 +273,23 @@ public:
 	}
 
 private:
-	void count_dev_request(const void *request)
+	// One read of /dev/fuse into buf: the request's length; 0 when there
+	// is nothing to serve (interrupted, or shorter than a fuse_in_header);
+	// -1 when the device is gone (ENODEV: unmounted) or failed (logged).
+	ssize_t read_dev_request(std::vector<char> &buf)
 	{
-		dev_requests_.fetch_add(1, std::memory_order_relaxed);
-		std::uint32_t opcode = static_cast<const fuse_in_header *>(request)->opcode;
-		if (is_forget(opcode))
-			dev_forgets_.fetch_add(1, std::memory_order_relaxed);
-		else if (is_data(opcode))
-			data_requests_.fetch_add(1, std::memory_order_relaxed);
+		ssize_t n = ::read(fd_, buf.data(), buf.size());
+		if (n < 0) {
+			if (errno == EINTR || errno == ENOENT || errno == EAGAIN)
+				return 0;
+			if (errno != ENODEV)
+				log("reading /dev/fuse: %s", std::strerror(errno));
+			return -1;
+		}
+		if (static_cast<size_t>(n) < sizeof(fuse_in_header))
+			return 0;
+		counters_.count_dev_fuse(buf.data());
+		return n;
 	}
 
 	// Serves /dev/fuse in the calling thread until the INIT reply has been
@@ -309,21 +301,16 @@ private:
 		while (!init_done_) {
 			if (fuse_session_exited(se))
 				return false;
-			ssize_t n = ::read(fd_, buf.data(), buf.size());
+			ssize_t n = read_dev_request(buf);
 			if (n < 0) {
-				if (errno == EINTR || errno == ENOENT || errno == EAGAIN)
-					continue;
-				if (errno != ENODEV)
-					log("reading /dev/fuse: %s", std::strerror(errno));
 				fuse_session_exit(se);
 				return false;
 			}
-			if (static_cast<size_t>(n) < sizeof(fuse_in_header))
+			if (n == 0)
 				continue;
 			const auto *in = reinterpret_cast<const fuse_in_header *>(buf.data());
 			if (in->opcode == FUSE_INIT)
 				note_init_request(*in, static_cast<size_t>(n));
-			count_dev_request(buf.data());
 			dispatch(buf.data(), static_cast<size_t>(n));
 		}
 		return true;
@@ -631,7 +618,7 @@ private:
 		e.opcode = in.opcode;
 		e.nodeid = in.nodeid;
 		if (is_data(in.opcode))
-			data_requests_.fetch_add(1, std::memory_order_relaxed);
+			counters_.data.fetch_add(1, std::memory_order_relaxed);
 		if (passthrough_)
 			passthrough_->on_request(in, start + sizeof(in), op_len);
 
@@ -726,18 +713,11 @@ private:
 			}
 			if (fds[1].revents != 0)
 				return;
-			ssize_t n = ::read(fd_, buf.data(), buf.size());
-			if (n < 0) {
-				if (errno == EINTR || errno == ENOENT || errno == EAGAIN)
-					continue;
-				if (errno != ENODEV)
-					log("reading /dev/fuse: %s", std::strerror(errno));
+			ssize_t n = read_dev_request(buf);
+			if (n < 0)
 				break;
-			}
-			if (static_cast<size_t>(n) < sizeof(fuse_in_header))
-				continue;
-			count_dev_request(buf.data());
-			dispatch(buf.data(), static_cast<size_t>(n));
+			if (n > 0)
+				dispatch(buf.data(), static_cast<size_t>(n));
 		}
 		fuse_session_exit(se_);
 		sem_post(&done_);
@@ -791,9 +771,7 @@ private:
 	std::string used_ = "uring";
 	std::string fallback_reason_;
 	std::string error_;
-	std::atomic<std::uint64_t> dev_requests_{0};
-	std::atomic<std::uint64_t> dev_forgets_{0};
-	std::atomic<std::uint64_t> data_requests_{0};
+	RequestCounters counters_;
 };
 
 } // namespace

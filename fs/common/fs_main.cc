@@ -56,6 +56,61 @@ std::string last_nonoption(const fuse_args *args)
 
 } // namespace
 
+FsOptions::FsOptions(std::initializer_list<const char *> valued, std::initializer_list<const char *> flags)
+{
+	for (const char *name : valued)
+		options_.push_back(Option{name, std::string(name) + "=", std::nullopt});
+	for (const char *name : flags)
+		options_.push_back(Option{name, name, std::nullopt});
+}
+
+bool FsOptions::parse(fuse_args *args, bool take_nonopt)
+{
+	take_nonopt_ = take_nonopt;
+	std::vector<fuse_opt> spec;
+	for (size_t i = 0; i < options_.size(); ++i)
+		spec.push_back(FUSE_OPT_KEY(options_[i].pattern.c_str(), static_cast<int>(i)));
+	spec.push_back(FUSE_OPT_END);
+	return fuse_opt_parse(args, this, spec.data(), take) == 0;
+}
+
+// fuse_opt_parse's callback: 0 takes the argument out, 1 leaves it.
+int FsOptions::take(void *data, const char *arg, int key, fuse_args *)
+{
+	auto *self = static_cast<FsOptions *>(data);
+	if (key == FUSE_OPT_KEY_NONOPT) {
+		if (!self->take_nonopt_ || self->nonopt_)
+			return 1;
+		self->nonopt_ = arg;
+		return 0;
+	}
+	if (key < 0)
+		return 1; // an option of libfuse's
+	Option &o = self->options_[static_cast<size_t>(key)];
+	o.value = std::string(arg + o.pattern.size());
+	return 0;
+}
+
+const FsOptions::Option *FsOptions::find(std::string_view name) const
+{
+	for (const Option &o : options_)
+		if (o.name == name)
+			return &o;
+	return nullptr;
+}
+
+const char *FsOptions::value(std::string_view name) const
+{
+	const Option *o = find(name);
+	return o != nullptr && o->value ? o->value->c_str() : nullptr;
+}
+
+bool FsOptions::flag(std::string_view name) const
+{
+	const Option *o = find(name);
+	return o != nullptr && o->value.has_value();
+}
+
 void print_usage(const Program &prog, std::FILE *out)
 {
 	std::fprintf(out, "usage: %s %s\n\n", prog.name, prog.synopsis);

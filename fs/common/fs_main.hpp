@@ -6,6 +6,11 @@
 #include <fuse_lowlevel.h>
 
 #include <cstdio>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
 
 namespace fs_common {
 
@@ -29,6 +34,38 @@ inline constexpr int kExitUsage = 2;
 // for a runtime failure (one line on stderr), kExitOk otherwise.
 int serve(const Program &prog, fuse_args *args, const fuse_lowlevel_ops *ops,
 	  void *userdata);
+
+// A filesystem's own -o options. parse() takes them out of the arguments
+// (what it does not know stays for libfuse, which rejects what nobody
+// knows) and keeps their values as given, for the filesystem to check.
+class FsOptions {
+public:
+	// `valued`: options given as -o NAME=VALUE; `flags`: as -o NAME.
+	explicit FsOptions(std::initializer_list<const char *> valued,
+			   std::initializer_list<const char *> flags = {});
+	// With take_nonopt, the first argument that is not an option (a
+	// source directory) is taken out too. False when fuse_opt_parse fails.
+	bool parse(fuse_args *args, bool take_nonopt = false);
+	// The value of -o NAME=VALUE (the last one given); null when absent.
+	const char *value(std::string_view name) const;
+	// Whether -o NAME was given.
+	bool flag(std::string_view name) const;
+	// The argument parse(args, true) took; null when there was none.
+	const char *nonopt() const { return nonopt_ ? nonopt_->c_str() : nullptr; }
+
+private:
+	struct Option {
+		std::string name;
+		std::string pattern; // fuse_opt template: "NAME=" or "NAME"
+		std::optional<std::string> value; // "" for a flag that was given
+	};
+	static int take(void *data, const char *arg, int key, fuse_args *outargs);
+	const Option *find(std::string_view name) const;
+
+	std::vector<Option> options_;
+	bool take_nonopt_ = false;
+	std::optional<std::string> nonopt_;
+};
 
 // Parses a size with an optional binary suffix (K, M, G, T; "1T" = 2^40).
 // Returns false on garbage or overflow.

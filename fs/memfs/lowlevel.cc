@@ -3,7 +3,6 @@
 #include "fs_main.hpp"
 
 #include <cstddef>
-#include <cstdlib>
 #include <vector>
 
 namespace memfs {
@@ -16,23 +15,6 @@ const char kOptionsHelp[] =
 	"    -o writeback           enable the kernel's writeback cache (default off)\n";
 
 namespace {
-
-struct RawOptions {
-	char *size = nullptr;
-	char *max_inodes = nullptr;
-	char *entry_timeout = nullptr;
-	char *attr_timeout = nullptr;
-	int writeback = 0;
-};
-
-const fuse_opt kOptionSpecs[] = {
-	{"size=%s", offsetof(RawOptions, size), 0},
-	{"max_inodes=%s", offsetof(RawOptions, max_inodes), 0},
-	{"entry_timeout=%s", offsetof(RawOptions, entry_timeout), 0},
-	{"attr_timeout=%s", offsetof(RawOptions, attr_timeout), 0},
-	{"writeback", offsetof(RawOptions, writeback), 1},
-	FUSE_OPT_END,
-};
 
 Mount &mount_of(fuse_req_t req)
 {
@@ -50,6 +32,18 @@ Caller caller_of(fuse_req_t req)
 	return Caller{ctx->uid, ctx->gid};
 }
 
+// The entry for a reply that hands the kernel a lookup reference on `st`.
+fuse_entry_param entry_of(fuse_req_t req, const struct stat &st)
+{
+	const Options &o = mount_of(req).opts;
+	fuse_entry_param e {};
+	e.ino = st.st_ino;
+	e.attr = st;
+	e.attr_timeout = o.attr_timeout;
+	e.entry_timeout = o.entry_timeout;
+	return e;
+}
+
 // Every reply goes out after the Filesystem call returned, with no lock
 // held: the kernel may forget the inode the moment it has the reply.
 void reply_entry(fuse_req_t req, int err, const struct stat &st)
@@ -58,12 +52,7 @@ void reply_entry(fuse_req_t req, int err, const struct stat &st)
 		fuse_reply_err(req, err);
 		return;
 	}
-	const Options &o = mount_of(req).opts;
-	fuse_entry_param e {};
-	e.ino = st.st_ino;
-	e.attr = st;
-	e.attr_timeout = o.attr_timeout;
-	e.entry_timeout = o.entry_timeout;
+	fuse_entry_param e = entry_of(req, st);
 	if (fuse_reply_entry(req, &e) != 0) {
 		// The kernel never got the reference: give it back.
 		fs_of(req).forget(st.st_ino, 1);
@@ -199,12 +188,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		fuse_reply_err(req, err);
 		return;
 	}
-	const Options &o = mount_of(req).opts;
-	fuse_entry_param e {};
-	e.ino = st.st_ino;
-	e.attr = st;
-	e.attr_timeout = o.attr_timeout;
-	e.entry_timeout = o.entry_timeout;
+	fuse_entry_param e = entry_of(req, st);
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		fs.release(st.st_ino);
 		fs.forget(st.st_ino, 1);
@@ -325,13 +309,16 @@ void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *v
 	fuse_reply_err(req, fs_of(req).setxattr(ino, name, std::string_view(value, size), flags));
 }
 
-void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+// getxattr and listxattr: `fill` is the Filesystem call, given a buffer
+// of `size` bytes; size 0 asks only for the length.
+template <typename Fill>
+void reply_xattr(fuse_req_t req, size_t size, Fill &&fill)
 {
 	thread_local std::vector<char> buf;
 	if (buf.size() < size)
 		buf.resize(size);
 	size_t len = 0;
-	int err = fs_of(req).getxattr(ino, name, buf.data(), size, &len);
+	int err = fill(buf.data(), &len);
 	if (err != 0)
 		fuse_reply_err(req, err);
 	else if (size == 0)
@@ -340,19 +327,16 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 		fuse_reply_buf(req, buf.data(), len);
 }
 
+void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	reply_xattr(req, size,
+		    [&](char *buf, size_t *len) { return fs_of(req).getxattr(ino, name, buf, size, len); });
+}
+
 void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	thread_local std::vector<char> buf;
-	if (buf.size() < size)
-		buf.resize(size);
-	size_t len = 0;
-	int err = fs_of(req).listxattr(ino, buf.data(), size, &len);
-	if (err != 0)
-		fuse_reply_err(req, err);
-	else if (size == 0)
-		fuse_reply_xattr(req, len);
-	else
-		fuse_reply_buf(req, buf.data(), len);
+	reply_xattr(req, size,
+		    [&](char *buf, size_t *len) { return fs_of(req).listxattr(ino, buf, size, len); });
 }
 
 void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
@@ -427,47 +411,38 @@ fuse_lowlevel_ops make_ops()
 
 bool parse_options(fuse_args *args, Options *opts, std::string *error)
 {
-	RawOptions raw;
-	if (fuse_opt_parse(args, &raw, kOptionSpecs, nullptr) != 0) {
+	fs_common::FsOptions raw({"size", "max_inodes", "entry_timeout", "attr_timeout"}, {"writeback"});
+	if (!raw.parse(args)) {
 		*error = "cannot parse options";
 		return false;
 	}
-	struct Release {
-		RawOptions &r;
-		~Release()
-		{
-			std::free(r.size);
-			std::free(r.max_inodes);
-			std::free(r.entry_timeout);
-			std::free(r.attr_timeout);
-		}
-	} release{raw};
-
-	if (raw.size != nullptr) {
+	if (const char *size = raw.value("size")) {
 		unsigned long long v = 0;
-		if (!fs_common::parse_size(raw.size, &v) || v < kPageSize) {
-			*error = std::string("invalid size: ") + raw.size;
+		if (!fs_common::parse_size(size, &v) || v < kPageSize) {
+			*error = std::string("invalid size: ") + size;
 			return false;
 		}
 		opts->limits.capacity_bytes = v;
 	}
-	if (raw.max_inodes != nullptr) {
+	if (const char *max_inodes = raw.value("max_inodes")) {
 		unsigned long long v = 0;
-		if (!fs_common::parse_size(raw.max_inodes, &v) || v < 1) {
-			*error = std::string("invalid max_inodes: ") + raw.max_inodes;
+		if (!fs_common::parse_size(max_inodes, &v) || v < 1) {
+			*error = std::string("invalid max_inodes: ") + max_inodes;
 			return false;
 		}
 		opts->limits.max_inodes = v;
 	}
-	if (raw.entry_timeout != nullptr && !fs_common::parse_seconds(raw.entry_timeout, &opts->entry_timeout)) {
-		*error = std::string("invalid entry_timeout: ") + raw.entry_timeout;
+	const char *entry_timeout = raw.value("entry_timeout");
+	if (entry_timeout != nullptr && !fs_common::parse_seconds(entry_timeout, &opts->entry_timeout)) {
+		*error = std::string("invalid entry_timeout: ") + entry_timeout;
 		return false;
 	}
-	if (raw.attr_timeout != nullptr && !fs_common::parse_seconds(raw.attr_timeout, &opts->attr_timeout)) {
-		*error = std::string("invalid attr_timeout: ") + raw.attr_timeout;
+	const char *attr_timeout = raw.value("attr_timeout");
+	if (attr_timeout != nullptr && !fs_common::parse_seconds(attr_timeout, &opts->attr_timeout)) {
+		*error = std::string("invalid attr_timeout: ") + attr_timeout;
 		return false;
 	}
-	opts->writeback = raw.writeback != 0;
+	opts->writeback = raw.flag("writeback");
 	if (fuse_opt_add_arg(args, "-odefault_permissions") != 0) {
 		*error = "out of memory";
 		return false;

@@ -348,6 +348,40 @@ Inode *Filesystem::get_dir(fuse_ino_t ino, int *err) const
 	return n;
 }
 
+Inode *Filesystem::get_parent(fuse_ino_t parent, std::string_view name, int *err) const
+{
+	Inode *p = get_dir(parent, err);
+	if (p == nullptr)
+		return nullptr;
+	if ((*err = check_name(name)) != 0)
+		return nullptr;
+	return p;
+}
+
+Inode *Filesystem::get_file(fuse_ino_t ino, int *err) const
+{
+	Inode *n = get(ino);
+	if (n == nullptr)
+		*err = ENOENT;
+	else if (n->is_dir())
+		*err = EISDIR;
+	else if (!n->is_reg())
+		*err = EINVAL;
+	else
+		return n;
+	return nullptr;
+}
+
+Inode *Filesystem::get_for_xattr(fuse_ino_t ino, std::string_view name, int *err) const
+{
+	if (!xattr_namespace_ok(name, err))
+		return nullptr;
+	Inode *n = get(ino);
+	if (n == nullptr)
+		*err = ENOENT;
+	return n;
+}
+
 bool Filesystem::inode_exists(fuse_ino_t ino) const
 {
 	return get(ino) != nullptr;
@@ -450,10 +484,8 @@ int Filesystem::add_entry(Inode *dir, std::string_view name, std::unique_ptr<Ino
 int Filesystem::lookup(fuse_ino_t parent, std::string_view name, struct stat *out)
 {
 	int err = 0;
-	Inode *p = get_dir(parent, &err);
+	Inode *p = get_parent(parent, name, &err);
 	if (p == nullptr)
-		return err;
-	if ((err = check_name(name)) != 0)
 		return err;
 	std::shared_lock dl(p->dir->mu);
 	const DirEntry *e = p->dir->find(name);
@@ -495,36 +527,29 @@ int Filesystem::mknod(fuse_ino_t parent, std::string_view name, mode_t mode, dev
 	default:
 		return EINVAL;
 	}
-	int err = 0;
-	Inode *p = get_dir(parent, &err);
-	if (p == nullptr)
-		return err;
-	if ((err = check_name(name)) != 0)
-		return err;
-	if (is_dot_name(name))
-		return EEXIST;
-	std::unique_ptr<Inode> n;
-	if ((err = new_inode(mode & (S_IFMT | 07777), who, p, &n)) != 0)
-		return err;
-	if (S_ISCHR(mode) || S_ISBLK(mode))
-		n->rdev = rdev;
-	return add_entry(p, name, std::move(n), out);
+	return make_node(parent, name, mode & (S_IFMT | 07777), rdev, who, out);
 }
 
 int Filesystem::mkdir(fuse_ino_t parent, std::string_view name, mode_t mode, const Caller &who,
 		      struct stat *out)
 {
+	return make_node(parent, name, S_IFDIR | (mode & 07777), 0, who, out);
+}
+
+int Filesystem::make_node(fuse_ino_t parent, std::string_view name, mode_t mode, dev_t rdev,
+			  const Caller &who, struct stat *out)
+{
 	int err = 0;
-	Inode *p = get_dir(parent, &err);
+	Inode *p = get_parent(parent, name, &err);
 	if (p == nullptr)
-		return err;
-	if ((err = check_name(name)) != 0)
 		return err;
 	if (is_dot_name(name))
 		return EEXIST;
 	std::unique_ptr<Inode> n;
-	if ((err = new_inode(S_IFDIR | (mode & 07777), who, p, &n)) != 0)
+	if ((err = new_inode(mode, who, p, &n)) != 0)
 		return err;
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		n->rdev = rdev;
 	return add_entry(p, name, std::move(n), out);
 }
 
@@ -532,10 +557,8 @@ int Filesystem::symlink(std::string_view target, fuse_ino_t parent, std::string_
 			const Caller &who, struct stat *out)
 {
 	int err = 0;
-	Inode *p = get_dir(parent, &err);
+	Inode *p = get_parent(parent, name, &err);
 	if (p == nullptr)
-		return err;
-	if ((err = check_name(name)) != 0)
 		return err;
 	if (target.empty())
 		return ENOENT;
@@ -601,10 +624,8 @@ int Filesystem::link(fuse_ino_t ino, fuse_ino_t newparent, std::string_view newn
 int Filesystem::remove_entry(fuse_ino_t parent, std::string_view name, bool want_dir)
 {
 	int err = 0;
-	Inode *p = get_dir(parent, &err);
+	Inode *p = get_parent(parent, name, &err);
 	if (p == nullptr)
-		return err;
-	if ((err = check_name(name)) != 0)
 		return err;
 	if (name == ".")
 		return want_dir ? EINVAL : EISDIR;
@@ -823,6 +844,38 @@ int Filesystem::getattr(fuse_ino_t ino, struct stat *out)
 
 namespace {
 
+using PageMap = std::map<uint64_t, std::unique_ptr<char[]>>;
+
+// Pages of [first, last] (page indexes) that exist, written or not.
+uint64_t pages_present(const PageMap &pages, uint64_t first, uint64_t last)
+{
+	uint64_t present = 0;
+	for (auto it = pages.lower_bound(first); it != pages.end() && it->first <= last; ++it)
+		++present;
+	return present;
+}
+
+// Walks the bytes [off, off + len) one page at a time: for each piece
+// within page `idx`, fn(it, idx, in_page, chunk, done), where `it` is the
+// first page at or after idx (fn may move it, e.g. to a page it inserts),
+// the piece starts at byte `in_page` of the page and at byte `done` of the
+// range, and is `chunk` bytes long.
+template <typename Fn>
+void walk_pages(PageMap &pages, uint64_t off, size_t len, Fn &&fn)
+{
+	auto it = pages.lower_bound(off / kPageSize);
+	for (size_t done = 0; done < len;) {
+		uint64_t pos = off + done;
+		uint64_t idx = pos / kPageSize;
+		size_t in_page = pos % kPageSize;
+		size_t chunk = std::min<size_t>(len - done, kPageSize - in_page);
+		while (it != pages.end() && it->first < idx)
+			++it;
+		fn(it, idx, in_page, chunk, done);
+		done += chunk;
+	}
+}
+
 // Drops pages at and beyond `new_size` and zeros the tail of the last page,
 // so that growing the file again reads zeros. Returns pages freed.
 uint64_t truncate_pages(Inode *n, uint64_t new_size)
@@ -1016,10 +1069,8 @@ int Filesystem::create(fuse_ino_t parent, std::string_view name, mode_t mode, in
 		       const Caller &who, struct stat *out)
 {
 	int err = 0;
-	Inode *p = get_dir(parent, &err);
+	Inode *p = get_parent(parent, name, &err);
 	if (p == nullptr)
-		return err;
-	if ((err = check_name(name)) != 0)
 		return err;
 	if (is_dot_name(name))
 		return EISDIR;
@@ -1084,32 +1135,22 @@ int Filesystem::releasedir(fuse_ino_t ino)
 int Filesystem::read(fuse_ino_t ino, uint64_t off, size_t size, char *buf, size_t *nread)
 {
 	*nread = 0;
-	Inode *n = get(ino);
+	int err = 0;
+	Inode *n = get_file(ino, &err);
 	if (n == nullptr)
-		return ENOENT;
-	if (n->is_dir())
-		return EISDIR;
-	if (!n->is_reg())
-		return EINVAL;
+		return err;
 	{
 		std::shared_lock l(n->mu);
 		if (off < n->size) {
 			size_t len = static_cast<size_t>(std::min<uint64_t>(size, n->size - off));
-			auto it = n->pages.lower_bound(off / kPageSize);
-			size_t done = 0;
-			while (done < len) {
-				uint64_t pos = off + done;
-				uint64_t idx = pos / kPageSize;
-				size_t in_page = pos % kPageSize;
-				size_t chunk = std::min<size_t>(len - done, kPageSize - in_page);
-				while (it != n->pages.end() && it->first < idx)
-					++it;
+			auto copy_out = [&](PageMap::iterator &it, uint64_t idx, size_t in_page, size_t chunk,
+					    size_t done) {
 				if (it != n->pages.end() && it->first == idx && it->second != nullptr)
 					std::memcpy(buf + done, it->second.get() + in_page, chunk);
 				else
 					std::memset(buf + done, 0, chunk);
-				done += chunk;
-			}
+			};
+			walk_pages(n->pages, off, len, copy_out);
 			*nread = len;
 		}
 	}
@@ -1120,13 +1161,10 @@ int Filesystem::read(fuse_ino_t ino, uint64_t off, size_t size, char *buf, size_
 int Filesystem::write(fuse_ino_t ino, uint64_t off, const char *buf, size_t size, size_t *nwritten)
 {
 	*nwritten = 0;
-	Inode *n = get(ino);
+	int err = 0;
+	Inode *n = get_file(ino, &err);
 	if (n == nullptr)
-		return ENOENT;
-	if (n->is_dir())
-		return EISDIR;
-	if (!n->is_reg())
-		return EINVAL;
+		return err;
 	if (size == 0)
 		return 0;
 	if (off >= kMaxFileSize || size > kMaxFileSize - off)
@@ -1135,10 +1173,7 @@ int Filesystem::write(fuse_ino_t ino, uint64_t off, const char *buf, size_t size
 	std::unique_lock l(n->mu);
 	const uint64_t first = off / kPageSize;
 	const uint64_t last = (off + size - 1) / kPageSize;
-	uint64_t present = 0;
-	for (auto it = n->pages.lower_bound(first); it != n->pages.end() && it->first <= last; ++it)
-		++present;
-	uint64_t missing = last - first + 1 - present;
+	uint64_t missing = last - first + 1 - pages_present(n->pages, first, last);
 	size_t len = size;
 	if (!reserve_pages(missing)) {
 		// Full: write what fits in the pages we can still get, like a
@@ -1170,15 +1205,7 @@ int Filesystem::write(fuse_ino_t ino, uint64_t off, const char *buf, size_t size
 		}
 	}
 
-	size_t done = 0;
-	auto hint = n->pages.lower_bound(first);
-	while (done < len) {
-		uint64_t pos = off + done;
-		uint64_t idx = pos / kPageSize;
-		size_t in_page = pos % kPageSize;
-		size_t chunk = std::min<size_t>(len - done, kPageSize - in_page);
-		while (hint != n->pages.end() && hint->first < idx)
-			++hint;
+	auto copy_in = [&](PageMap::iterator &hint, uint64_t idx, size_t in_page, size_t chunk, size_t done) {
 		if (hint == n->pages.end() || hint->first != idx)
 			hint = n->pages.emplace_hint(hint, idx, nullptr);
 		char *page = hint->second.get();
@@ -1190,8 +1217,8 @@ int Filesystem::write(fuse_ino_t ino, uint64_t off, const char *buf, size_t size
 			std::memset(page + in_page + chunk, 0, kPageSize - in_page - chunk);
 		}
 		std::memcpy(page + in_page, buf + done, chunk);
-		done += chunk;
-	}
+	};
+	walk_pages(n->pages, off, len, copy_in);
 	n->size = std::max<uint64_t>(n->size, off + len);
 	n->mtime = n->ctime = now();
 	*nwritten = len;
@@ -1227,11 +1254,8 @@ int Filesystem::fallocate(fuse_ino_t ino, int mode, uint64_t off, uint64_t len)
 	}
 	const uint64_t first = off / kPageSize;
 	const uint64_t last = (end - 1) / kPageSize;
-	uint64_t present = 0;
-	for (auto it = n->pages.lower_bound(first); it != n->pages.end() && it->first <= last; ++it)
-		++present;
 	// All or nothing, as tmpfs undoes a fallocate that runs out of space.
-	if (!reserve_pages(last - first + 1 - present))
+	if (!reserve_pages(last - first + 1 - pages_present(n->pages, first, last)))
 		return ENOSPC;
 	auto hint = n->pages.lower_bound(first);
 	for (uint64_t idx = first; idx <= last; ++idx) {
@@ -1376,11 +1400,9 @@ int Filesystem::setxattr(fuse_ino_t ino, std::string_view name, std::string_view
 int Filesystem::getxattr(fuse_ino_t ino, std::string_view name, char *buf, size_t size, size_t *len)
 {
 	int err = 0;
-	if (!xattr_namespace_ok(name, &err))
-		return err;
-	Inode *n = get(ino);
+	Inode *n = get_for_xattr(ino, name, &err);
 	if (n == nullptr)
-		return ENOENT;
+		return err;
 	std::shared_lock l(n->mu);
 	auto it = n->xattrs.find(name);
 	if (it == n->xattrs.end())
@@ -1418,16 +1440,12 @@ int Filesystem::listxattr(fuse_ino_t ino, char *buf, size_t size, size_t *len)
 int Filesystem::removexattr(fuse_ino_t ino, std::string_view name)
 {
 	int err = 0;
-	if (!xattr_namespace_ok(name, &err))
-		return err;
-	Inode *n = get(ino);
+	Inode *n = get_for_xattr(ino, name, &err);
 	if (n == nullptr)
-		return ENOENT;
+		return err;
 	std::unique_lock l(n->mu);
-	auto it = n->xattrs.find(name);
-	if (it == n->xattrs.end())
+	if (n->xattrs.erase(std::string(name)) == 0)
 		return ENODATA;
-	n->xattrs.erase(it);
 	n->ctime = now();
 	return 0;
 }

@@ -160,7 +160,19 @@ private:
 
 	Inode *get(fuse_ino_t ino) const;
 	Inode *get_dir(fuse_ino_t ino, int *err) const;
+	// The directory `parent` of an operation on its entry `name`: null with
+	// *err as get_dir, or ENOENT/ENAMETOOLONG for a bad name.
+	Inode *get_parent(fuse_ino_t parent, std::string_view name, int *err) const;
+	// A regular file to read or write: null with *err ENOENT, EISDIR for a
+	// directory or EINVAL for any other type.
+	Inode *get_file(fuse_ino_t ino, int *err) const;
+	// The inode of an operation on its xattr `name`: null with *err as
+	// xattr_namespace_ok (memfs.cc), else ENOENT when there is no such inode.
+	Inode *get_for_xattr(fuse_ino_t ino, std::string_view name, int *err) const;
 	int new_inode(mode_t mode, const Caller &who, Inode *parent, std::unique_ptr<Inode> *out);
+	// mknod and mkdir once `mode` (type and permission bits) is checked.
+	int make_node(fuse_ino_t parent, std::string_view name, mode_t mode, dev_t rdev, const Caller &who,
+		      struct stat *out);
 	int add_entry(Inode *dir, std::string_view name, std::unique_ptr<Inode> child,
 		      struct stat *out);
 	int remove_entry(fuse_ino_t parent, std::string_view name, bool want_dir);

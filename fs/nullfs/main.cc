@@ -3,7 +3,6 @@
 #include "nullfs.hpp"
 
 #include <cerrno>
-#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -21,21 +20,6 @@ const fs_common::Program kProgram = {
 	"    -o delay_us=N          TEST ONLY: sleep N microseconds in every operation\n",
 };
 
-struct RawOptions {
-	char *file_size = nullptr;
-	char *entry_timeout = nullptr;
-	char *attr_timeout = nullptr;
-	char *delay_us = nullptr;
-};
-
-const fuse_opt kOptionSpec[] = {
-	{"file_size=%s", offsetof(RawOptions, file_size), 0},
-	{"entry_timeout=%s", offsetof(RawOptions, entry_timeout), 0},
-	{"attr_timeout=%s", offsetof(RawOptions, attr_timeout), 0},
-	{"delay_us=%s", offsetof(RawOptions, delay_us), 0},
-	FUSE_OPT_END,
-};
-
 constexpr unsigned long kMaxDelayUs = 10'000'000;
 
 bool parse_delay(const char *text, unsigned *out)
@@ -51,22 +35,25 @@ bool parse_delay(const char *text, unsigned *out)
 	return true;
 }
 
-// Fills `cfg` from what fuse_opt_parse found; false (message printed) on a bad value.
-bool make_config(const RawOptions &raw, nullfs::Config *cfg)
+// Fills `cfg` from the options; false (message printed) on a bad value.
+bool make_config(const fs_common::FsOptions &opts, nullfs::Config *cfg)
 {
+	const char *file_size = opts.value("file_size");
+	const char *entry_timeout = opts.value("entry_timeout");
+	const char *attr_timeout = opts.value("attr_timeout");
+	const char *delay_us = opts.value("delay_us");
 	const char *bad = nullptr;
-	const char *value = nullptr;
 	unsigned long long size = cfg->file_size;
-	if (raw.file_size && (!fs_common::parse_size(raw.file_size, &size) || size > INT64_MAX))
-		bad = "file_size", value = raw.file_size;
-	else if (raw.entry_timeout && !fs_common::parse_seconds(raw.entry_timeout, &cfg->entry_timeout))
-		bad = "entry_timeout", value = raw.entry_timeout;
-	else if (raw.attr_timeout && !fs_common::parse_seconds(raw.attr_timeout, &cfg->attr_timeout))
-		bad = "attr_timeout", value = raw.attr_timeout;
-	else if (raw.delay_us && !parse_delay(raw.delay_us, &cfg->delay_us))
-		bad = "delay_us", value = raw.delay_us;
+	if (file_size && (!fs_common::parse_size(file_size, &size) || size > INT64_MAX))
+		bad = "file_size";
+	else if (entry_timeout && !fs_common::parse_seconds(entry_timeout, &cfg->entry_timeout))
+		bad = "entry_timeout";
+	else if (attr_timeout && !fs_common::parse_seconds(attr_timeout, &cfg->attr_timeout))
+		bad = "attr_timeout";
+	else if (delay_us && !parse_delay(delay_us, &cfg->delay_us))
+		bad = "delay_us";
 	if (bad != nullptr) {
-		std::fprintf(stderr, "%s: invalid %s '%s'\n", kProgram.name, bad, value);
+		std::fprintf(stderr, "%s: invalid %s '%s'\n", kProgram.name, bad, opts.value(bad));
 		return false;
 	}
 	cfg->file_size = size;
@@ -78,13 +65,10 @@ bool make_config(const RawOptions &raw, nullfs::Config *cfg)
 int main(int argc, char *argv[])
 {
 	fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	RawOptions raw;
+	fs_common::FsOptions opts({"file_size", "entry_timeout", "attr_timeout", "delay_us"});
 	nullfs::Config cfg;
 	int rc;
-	if (fuse_opt_parse(&args, &raw, kOptionSpec, nullptr) != 0) {
-		fs_common::print_usage(kProgram, stderr);
-		rc = fs_common::kExitUsage;
-	} else if (!make_config(raw, &cfg)) {
+	if (!opts.parse(&args) || !make_config(opts, &cfg)) {
 		fs_common::print_usage(kProgram, stderr);
 		rc = fs_common::kExitUsage;
 	} else {
@@ -92,9 +76,5 @@ int main(int argc, char *argv[])
 		rc = fs_common::serve(kProgram, &args, nullfs::operations(), &fs);
 	}
 	fuse_opt_free_args(&args);
-	std::free(raw.file_size);
-	std::free(raw.entry_timeout);
-	std::free(raw.attr_timeout);
-	std::free(raw.delay_us);
 	return rc;
 }

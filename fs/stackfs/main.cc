@@ -3,9 +3,7 @@
 #include "stackfs.hpp"
 
 #include <cerrno>
-#include <cstddef>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -24,64 +22,40 @@ const fs_common::Program kProgram = {
 	"    -o attr_timeout=S      seconds the kernel may cache attributes (default: by cache=)\n",
 };
 
-struct RawOptions {
-	char *source = nullptr;
-	char *cache = nullptr;
-	char *entry_timeout = nullptr;
-	char *attr_timeout = nullptr;
-};
-
-const fuse_opt kOptionSpec[] = {
-	{"cache=%s", offsetof(RawOptions, cache), 0},
-	{"entry_timeout=%s", offsetof(RawOptions, entry_timeout), 0},
-	{"attr_timeout=%s", offsetof(RawOptions, attr_timeout), 0},
-	FUSE_OPT_END,
-};
-
-// The first non-option argument is the source; the next (the mount point)
-// stays for libfuse.
-int take_source(void *data, const char *arg, int key, fuse_args *)
+// Fills `cfg` from the options and the source (the first non-option
+// argument; the next, the mount point, stays for libfuse); false (message
+// printed) on a bad value.
+bool make_config(const fs_common::FsOptions &opts, stackfs::Config *cfg)
 {
-	auto *raw = static_cast<RawOptions *>(data);
-	if (key != FUSE_OPT_KEY_NONOPT)
-		return 1;
-	if (raw->source == nullptr) {
-		raw->source = strdup(arg);
-		return 0;
-	}
-	return 1;
-}
-
-// Fills `cfg` from what fuse_opt_parse found; false (message printed) on a bad value.
-bool make_config(const RawOptions &raw, stackfs::Config *cfg)
-{
-	if (raw.source == nullptr) {
+	if (opts.nonopt() == nullptr) {
 		std::fprintf(stderr, "%s: no source directory given\n", kProgram.name);
 		return false;
 	}
-	cfg->source = raw.source;
+	cfg->source = opts.nonopt();
 	double default_timeout = 1.0;
-	if (raw.cache != nullptr) {
-		if (std::strcmp(raw.cache, "never") == 0) {
+	if (const char *cache = opts.value("cache")) {
+		if (std::strcmp(cache, "never") == 0) {
 			cfg->cache = stackfs::CacheMode::kNever;
 			default_timeout = 0.0;
-		} else if (std::strcmp(raw.cache, "auto") == 0) {
+		} else if (std::strcmp(cache, "auto") == 0) {
 			cfg->cache = stackfs::CacheMode::kAuto;
-		} else if (std::strcmp(raw.cache, "always") == 0) {
+		} else if (std::strcmp(cache, "always") == 0) {
 			cfg->cache = stackfs::CacheMode::kAlways;
 			default_timeout = 86400.0;
 		} else {
-			std::fprintf(stderr, "%s: invalid cache '%s'\n", kProgram.name, raw.cache);
+			std::fprintf(stderr, "%s: invalid cache '%s'\n", kProgram.name, cache);
 			return false;
 		}
 	}
 	cfg->entry_timeout = cfg->attr_timeout = default_timeout;
-	if (raw.entry_timeout && !fs_common::parse_seconds(raw.entry_timeout, &cfg->entry_timeout)) {
-		std::fprintf(stderr, "%s: invalid entry_timeout '%s'\n", kProgram.name, raw.entry_timeout);
+	const char *entry_timeout = opts.value("entry_timeout");
+	if (entry_timeout && !fs_common::parse_seconds(entry_timeout, &cfg->entry_timeout)) {
+		std::fprintf(stderr, "%s: invalid entry_timeout '%s'\n", kProgram.name, entry_timeout);
 		return false;
 	}
-	if (raw.attr_timeout && !fs_common::parse_seconds(raw.attr_timeout, &cfg->attr_timeout)) {
-		std::fprintf(stderr, "%s: invalid attr_timeout '%s'\n", kProgram.name, raw.attr_timeout);
+	const char *attr_timeout = opts.value("attr_timeout");
+	if (attr_timeout && !fs_common::parse_seconds(attr_timeout, &cfg->attr_timeout)) {
+		std::fprintf(stderr, "%s: invalid attr_timeout '%s'\n", kProgram.name, attr_timeout);
 		return false;
 	}
 	return true;
@@ -113,9 +87,10 @@ void raise_fd_limit()
 }
 
 // Parses, checks the source, serves. Returns the exit code.
-int run(fuse_args *args, RawOptions *raw)
+int run(fuse_args *args)
 {
-	if (fuse_opt_parse(args, raw, kOptionSpec, take_source) != 0) {
+	fs_common::FsOptions opts({"cache", "entry_timeout", "attr_timeout"});
+	if (!opts.parse(args, true)) {
 		fs_common::print_usage(kProgram, stderr);
 		return fs_common::kExitUsage;
 	}
@@ -126,7 +101,7 @@ int run(fuse_args *args, RawOptions *raw)
 			help_or_version |= std::strcmp(args->argv[i], flag) == 0;
 	stackfs::Config cfg;
 	if (!help_or_version) {
-		if (!make_config(*raw, &cfg)) {
+		if (!make_config(opts, &cfg)) {
 			fs_common::print_usage(kProgram, stderr);
 			return fs_common::kExitUsage;
 		}
@@ -157,12 +132,7 @@ int run(fuse_args *args, RawOptions *raw)
 int main(int argc, char *argv[])
 {
 	fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	RawOptions raw;
-	int rc = run(&args, &raw);
+	int rc = run(&args);
 	fuse_opt_free_args(&args);
-	std::free(raw.source);
-	std::free(raw.cache);
-	std::free(raw.entry_timeout);
-	std::free(raw.attr_timeout);
 	return rc;
 }

@@ -4,12 +4,11 @@
 // transport named by RFUSE_TRANSPORT; the statistics file shows it.
 #include "librfuse_test_util.hpp"
 #include "mount.hpp"
+#include "uring_switch_test.hpp"
 
 #include <gtest/gtest.h>
 
 #include <csignal>
-#include <fstream>
-#include <sstream>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
@@ -18,45 +17,19 @@
 namespace {
 
 using rfuse_test::binary;
+using rfuse_test::read_file;
 
 // In a sanitizer build the preloaded librfuse comes before libasan; ASan
 // would refuse to start over that link order.
 const std::pair<const std::string, std::string> kAsanPreloadOk{"ASAN_OPTIONS", "verify_asan_link_order=0"};
 using rfuse_test::ScratchDir;
 
-std::string slurp(const std::string &path)
-{
-	std::ifstream in(path);
-	std::stringstream ss;
-	ss << in.rdbuf();
-	return ss.str();
-}
-
 // A daemon on a scratch mount point with its statistics file next to it.
-struct Mounted {
-	ScratchDir dir{"librfuse"};
-	std::string mnt = dir / "mnt";
-	std::string stats = dir / "stats.json";
-	std::unique_ptr<harness::MountedFs> fs;
-
+struct Mounted : rfuse_test::StatsMount {
 	Mounted(std::vector<std::string> argv, std::map<std::string, std::string> env)
+		: StatsMount("librfuse", std::move(argv), std::move(env))
 	{
-		mkdir(mnt.c_str(), 0755);
-		env["RFUSE_STATS_FILE"] = stats;
-		harness::DaemonSpec spec;
-		spec.argv = std::move(argv);
-		spec.mountpoint = mnt;
-		spec.env = std::move(env);
-		spec.log_path = dir / "daemon.log";
-		fs = std::make_unique<harness::MountedFs>(spec);
 	}
-	// Unmounts, reaps the daemon and returns the final statistics.
-	nlohmann::json stop_and_read_stats()
-	{
-		fs->stop();
-		return rfuse_test::read_stats(stats);
-	}
-	std::string log() const { return slurp(dir / "daemon.log"); }
 };
 
 // Runs a daemon that must refuse to mount; returns its exit status and log.
@@ -74,21 +47,11 @@ std::pair<int, std::string> run_refused(std::vector<std::string> argv, const std
 		harness::MountedFs fs(spec);
 		return {-1, "the daemon mounted although it should have refused"};
 	} catch (const std::runtime_error &e) {
-		return {0, slurp(dir / "daemon.log") + e.what()};
+		return {0, read_file(dir / "daemon.log") + e.what()};
 	}
 }
 
-class Interpose : public ::testing::Test {
-protected:
-	void SetUp() override
-	{
-		if (geteuid() != 0)
-			GTEST_SKIP() << "needs root (mounts, enable_uring)";
-		if (!uring_.usable())
-			GTEST_SKIP() << uring_.why();
-	}
-	rfuse_test::UringSwitch uring_{true};
-};
+class Interpose : public rfuse_test::UringSwitchTest<true> {};
 
 void expect_memfs_works(const std::string &mnt)
 {
@@ -151,7 +114,7 @@ TEST_F(Interpose, PreloadOnHighLevelProgram)
 {
 	Mounted m({binary("hello_hl")},
 		  {{"RFUSE_TRANSPORT", "uring"}, {"LD_PRELOAD", rfuse_test::librfuse_path()}, kAsanPreloadOk});
-	EXPECT_EQ(slurp(m.mnt + "/hello"), "hello from a fuse_main() filesystem\n");
+	EXPECT_EQ(read_file(m.mnt + "/hello"), "hello from a fuse_main() filesystem\n");
 	nlohmann::json s = m.stop_and_read_stats();
 	EXPECT_EQ(s["transport_used"], "uring") << s.dump(2) << m.log();
 	EXPECT_EQ(s["loop"], "fuse_session_loop_mt_312@FUSE_3.12");
@@ -162,7 +125,7 @@ TEST_F(Interpose, PreloadOnHighLevelProgramClassic)
 {
 	Mounted m({binary("hello_hl"), "-s"},
 		  {{"RFUSE_TRANSPORT", "fuse"}, {"LD_PRELOAD", rfuse_test::librfuse_path()}, kAsanPreloadOk});
-	EXPECT_EQ(slurp(m.mnt + "/hello"), "hello from a fuse_main() filesystem\n");
+	EXPECT_EQ(read_file(m.mnt + "/hello"), "hello from a fuse_main() filesystem\n");
 	nlohmann::json s = m.stop_and_read_stats();
 	EXPECT_EQ(s["transport_used"], "fuse");
 	EXPECT_EQ(s["loop"], "fuse_session_loop@FUSE_3.0");

@@ -1,13 +1,12 @@
 #include "librfuse_test_util.hpp"
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
 
@@ -34,32 +33,9 @@ bool write_param(const std::string &value)
 
 } // namespace
 
-std::string binary(const std::string &name)
-{
-	const char *dir = std::getenv("RFUSE_BIN_DIR");
-	return std::string(dir != nullptr ? dir : LIBRFUSE_TEST_BIN_DIR) + "/" + name;
-}
-
 std::string librfuse_path()
 {
 	return LIBRFUSE_TEST_LIBRFUSE;
-}
-
-ScratchDir::ScratchDir(const std::string &prefix)
-{
-	const char *root = std::getenv("RFUSE_TEST_ROOT");
-	std::string tmpl = std::string(root != nullptr ? root : "/tmp") + "/" + prefix + "-XXXXXX";
-	std::vector<char> buf(tmpl.begin(), tmpl.end());
-	buf.push_back('\0');
-	if (mkdtemp(buf.data()) == nullptr)
-		throw std::runtime_error("mkdtemp " + tmpl + ": " + std::strerror(errno));
-	path_ = buf.data();
-}
-
-ScratchDir::~ScratchDir()
-{
-	std::error_code ec;
-	std::filesystem::remove_all(path_, ec);
 }
 
 UringSwitch::UringSwitch(bool enable)
@@ -93,6 +69,40 @@ nlohmann::json read_stats(const std::string &path)
 	if (!in)
 		throw std::runtime_error("no statistics file " + path);
 	return nlohmann::json::parse(in);
+}
+
+std::string read_file(const std::string &path)
+{
+	std::ifstream in(path);
+	std::stringstream ss;
+	ss << in.rdbuf();
+	return ss.str();
+}
+
+harness::DaemonSpec stats_daemon_spec(const ScratchDir &dir, std::vector<std::string> argv,
+				      std::map<std::string, std::string> env)
+{
+	harness::DaemonSpec spec;
+	spec.argv = std::move(argv);
+	spec.mountpoint = dir / "mnt";
+	mkdir(spec.mountpoint.c_str(), 0755);
+	env["RFUSE_STATS_FILE"] = dir / "stats.json";
+	spec.env = std::move(env);
+	spec.log_path = dir / "daemon.log";
+	return spec;
+}
+
+StatsMount::StatsMount(const std::string &prefix, std::vector<std::string> argv,
+		       std::map<std::string, std::string> env)
+	: dir(prefix)
+{
+	fs = std::make_unique<harness::MountedFs>(stats_daemon_spec(dir, std::move(argv), std::move(env)));
+}
+
+nlohmann::json StatsMount::stop_and_read_stats()
+{
+	fs->stop();
+	return read_stats(stats);
 }
 
 std::string write_and_verify(const std::string &path, size_t size, unsigned seed)

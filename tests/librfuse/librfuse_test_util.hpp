@@ -2,32 +2,23 @@
 // directories, the kernel's enable_uring switch, the statistics file.
 #pragma once
 
+#include "mount.hpp"
+#include "test_support.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace rfuse_test {
 
-// build/bin/<name> (RFUSE_BIN_DIR, else the compile-time bin dir).
-std::string binary(const std::string &name);
+using test_support::binary;
+using test_support::ScratchDir;
+
 // The path of librfuse.so, for LD_PRELOAD.
 std::string librfuse_path();
-
-// A fresh directory under RFUSE_TEST_ROOT (else /tmp), removed with its
-// contents on destruction; nothing may be mounted below it by then.
-class ScratchDir {
-public:
-	explicit ScratchDir(const std::string &prefix);
-	~ScratchDir();
-	ScratchDir(const ScratchDir &) = delete;
-	ScratchDir &operator=(const ScratchDir &) = delete;
-	const std::string &path() const { return path_; }
-	std::string operator/(const std::string &name) const { return path_ + "/" + name; }
-
-private:
-	std::string path_;
-};
 
 // Sets /sys/module/fuse/parameters/enable_uring for the object's lifetime
 // and restores what was there. usable() is false (with why()) when the
@@ -52,6 +43,29 @@ std::map<std::string, std::string> transport_env(const std::string &transport, c
 
 // The statistics file librfuse wrote (throws when missing or not JSON).
 nlohmann::json read_stats(const std::string &path);
+
+// The contents of `path` ("" when it cannot be read).
+std::string read_file(const std::string &path);
+
+// What starts a daemon (argv, env) on `dir`/mnt (created here), with its
+// statistics file in `dir`/stats.json and its log in `dir`/daemon.log.
+harness::DaemonSpec stats_daemon_spec(const ScratchDir &dir, std::vector<std::string> argv,
+				      std::map<std::string, std::string> env);
+
+// A daemon (argv, env) mounted on a fresh scratch directory's "mnt", with
+// its statistics file and log next to it; unmounted when destroyed.
+struct StatsMount {
+	ScratchDir dir;
+	std::string mnt = dir / "mnt";
+	std::string stats = dir / "stats.json";
+	std::unique_ptr<harness::MountedFs> fs;
+
+	StatsMount(const std::string &prefix, std::vector<std::string> argv, std::map<std::string, std::string> env);
+	std::string path(const std::string &name) const { return mnt + "/" + name; }
+	// Unmounts, reaps the daemon and returns the final statistics.
+	nlohmann::json stop_and_read_stats();
+	std::string log() const { return read_file(dir / "daemon.log"); }
+};
 
 // Writes `size` bytes of a pattern that depends on `seed` to `path` and
 // reads them back through a second descriptor; returns "" or what differed.

@@ -2,39 +2,20 @@
 
 #include "mount.hpp"
 
+#include <gtest/gtest.h>
+
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <dirent.h>
 #include <fcntl.h>
-#include <filesystem>
 #include <stdexcept>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 
 namespace fs_test {
-
-std::string binary(const std::string &name)
-{
-	if (const char *dir = std::getenv("RFUSE_BIN_DIR"))
-		return std::string(dir) + "/" + name;
-	return (std::filesystem::read_symlink("/proc/self/exe").parent_path() / name).string();
-}
-
-TempDir::TempDir(const std::string &prefix)
-{
-	const char *root = std::getenv("RFUSE_TEST_ROOT");
-	std::string tmpl = std::string(root ? root : "/tmp") + "/" + prefix + "-XXXXXX";
-	if (mkdtemp(tmpl.data()) == nullptr)
-		throw std::runtime_error("mkdtemp " + tmpl + ": " + std::strerror(errno));
-	path_ = tmpl;
-}
-
-TempDir::~TempDir()
-{
-	std::error_code ec;
-	std::filesystem::remove_all(path_, ec);
-}
 
 CommandResult run_command(const std::vector<std::string> &argv, const std::string &mountpoint,
 			  std::chrono::seconds limit)
@@ -95,6 +76,19 @@ int count_lines(const std::string &text)
 	if (!text.empty() && text.back() != '\n')
 		++n;
 	return n;
+}
+
+std::set<std::string> list_dir(const std::string &dir)
+{
+	std::set<std::string> names;
+	DIR *d = opendir(dir.c_str());
+	EXPECT_NE(d, nullptr) << dir << ": " << std::strerror(errno);
+	if (d == nullptr)
+		return names;
+	while (dirent *e = readdir(d))
+		names.insert(e->d_name);
+	closedir(d);
+	return names;
 }
 
 } // namespace fs_test

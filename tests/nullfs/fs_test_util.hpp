@@ -2,29 +2,17 @@
 // and mount points are, temporary directories, running a daemon to its exit.
 #pragma once
 
+#include "test_support.hpp"
+
 #include <chrono>
+#include <set>
 #include <string>
 #include <vector>
 
 namespace fs_test {
 
-// build/bin/<name> (from RFUSE_BIN_DIR, else next to the test binary).
-std::string binary(const std::string &name);
-
-// A fresh directory under RFUSE_TEST_ROOT (else /tmp), removed with its
-// contents on destruction. Nothing may be mounted below it by then.
-class TempDir {
-public:
-	explicit TempDir(const std::string &prefix);
-	~TempDir();
-	TempDir(const TempDir &) = delete;
-	TempDir &operator=(const TempDir &) = delete;
-	const std::string &path() const { return path_; }
-	std::string operator/(const std::string &name) const { return path_ + "/" + name; }
-
-private:
-	std::string path_;
-};
+using test_support::binary;
+using TempDir = test_support::ScratchDir;
 
 struct CommandResult {
 	int exit_code = -1;  // -1 when it did not exit normally
@@ -39,5 +27,9 @@ CommandResult run_command(const std::vector<std::string> &argv, const std::strin
 
 // Lines in `text` (a last line without '\n' counts).
 int count_lines(const std::string &text);
+
+// The names in directory `dir`, "." and ".." included (a test failure when
+// it cannot be read).
+std::set<std::string> list_dir(const std::string &dir);
 
 } // namespace fs_test

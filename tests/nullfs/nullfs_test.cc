@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <dirent.h>
 #include <fcntl.h>
 #include <memory>
 #include <set>
@@ -21,6 +20,7 @@
 
 namespace {
 
+using fs_test::list_dir;
 using fs_test::TempDir;
 
 constexpr off_t kFileSize = 10000;
@@ -61,19 +61,6 @@ std::vector<char> pread_all(const std::string &file, size_t size, off_t off)
 bool all_zero(const std::vector<char> &buf)
 {
 	return std::all_of(buf.begin(), buf.end(), [](char c) { return c == 0; });
-}
-
-std::set<std::string> list_dir(const std::string &dir)
-{
-	std::set<std::string> names;
-	DIR *d = opendir(dir.c_str());
-	EXPECT_NE(d, nullptr) << dir << ": " << strerror(errno);
-	if (d == nullptr)
-		return names;
-	while (dirent *e = readdir(d))
-		names.insert(e->d_name);
-	closedir(d);
-	return names;
 }
 
 TEST_F(NullFsTest, RootIsADirectory)

@@ -11,7 +11,6 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
-#include <dirent.h>
 #include <fcntl.h>
 #include <fstream>
 #include <memory>
@@ -27,6 +26,7 @@
 
 namespace {
 
+using fs_test::list_dir;
 using fs_test::TempDir;
 
 std::string read_file(const std::string &file)
@@ -42,19 +42,6 @@ void write_file(const std::string &file, const std::string &data)
 	std::ofstream out(file, std::ios::binary | std::ios::trunc);
 	out << data;
 	ASSERT_TRUE(out.good()) << file;
-}
-
-std::set<std::string> list_dir(const std::string &dir)
-{
-	std::set<std::string> names;
-	DIR *d = opendir(dir.c_str());
-	EXPECT_NE(d, nullptr) << dir << ": " << strerror(errno);
-	if (d == nullptr)
-		return names;
-	while (dirent *e = readdir(d))
-		names.insert(e->d_name);
-	closedir(d);
-	return names;
 }
 
 class StackFsTest : public ::testing::Test {

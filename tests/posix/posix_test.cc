@@ -51,6 +51,53 @@ std::string zeros(size_t n)
 	return std::string(n, '\0');
 }
 
+// Runs probes in another process: a child that calls setup(), then
+// probe(dfd, results[i]) for the reference directory (i = 0) and the
+// subject's (i = 1). The child is a fork of a threaded process, so setup
+// and probe may only make system calls; setup returns false on failure.
+// Returns "" or what went wrong.
+template <size_t N, typename Setup, typename Probe>
+std::string probe_in_child(int ref_dfd, int sub_dfd, long (&results)[2][N], Setup setup, Probe probe)
+{
+	int pipefd[2];
+	if (pipe(pipefd) != 0)
+		return "pipe: " + errno_name(errno);
+	pid_t child = fork();
+	if (child < 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return "fork: " + errno_name(errno);
+	}
+	if (child == 0) {
+		close(pipefd[0]);
+		if (!setup())
+			_exit(3);
+		for (int dfd : {ref_dfd, sub_dfd}) {
+			long r[N] = {};
+			probe(dfd, r);
+			if (write(pipefd[1], r, sizeof(r)) != static_cast<ssize_t>(sizeof(r)))
+				_exit(4);
+		}
+		_exit(0);
+	}
+	close(pipefd[1]);
+	size_t got = 0;
+	while (got < sizeof(results)) {
+		ssize_t n = read(pipefd[0], reinterpret_cast<char *>(results) + got, sizeof(results) - got);
+		if (n <= 0)
+			break;
+		got += static_cast<size_t>(n);
+	}
+	close(pipefd[0]);
+	int status = 0;
+	waitpid(child, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return "child failed, wait status " + std::to_string(status);
+	if (got != sizeof(results))
+		return "child sent " + std::to_string(got) + " of " + std::to_string(sizeof(results)) + " bytes";
+	return "";
+}
+
 // ---------------------------------------------------------------- open
 
 TEST_F(Open, ExclOnExistingIsEexist)
@@ -1166,65 +1213,42 @@ TEST_F(Permissions, NonRootIsDenied)
 	};
 	constexpr size_t kProbes = sizeof(probes) / sizeof(probes[0]);
 
-	int pipefd[2];
-	ASSERT_EQ(pipe(pipefd), 0);
-	pid_t child = fork();
-	ASSERT_GE(child, 0);
-	if (child == 0) {
-		// Only system calls from here on: we are a fork of a threaded process.
-		close(pipefd[0]);
-		if (setgroups(0, nullptr) != 0 || setresgid(kNobody, kNobody, kNobody) != 0 ||
-		    setresuid(kNobody, kNobody, kNobody) != 0)
-			_exit(3);
-		for (int dfd : {dirs_.ref.fd(), dirs_.sub.fd()}) {
-			long r[kProbes];
-			auto rc = [](long v) { return v < 0 ? static_cast<long>(errno) : 0L; };
-			int fd = openat(dfd, "secret", O_RDONLY);
-			r[0] = rc(fd);
-			fd = openat(dfd, "public", O_RDONLY);
-			r[1] = rc(fd);
-			fd = openat(dfd, "public", O_WRONLY);
-			r[2] = rc(fd);
-			r[3] = rc(openat(dfd, "rootdir/new", O_CREAT | O_WRONLY, 0644));
-			r[4] = rc(mkdirat(dfd, "rootdir/sub", 0755));
-			r[5] = rc(unlinkat(dfd, "rootdir/file", 0));
-			r[6] = rc(renameat(dfd, "rootdir/file", dfd, "open/stolen"));
-			r[7] = rc(fchmodat(dfd, "public", 0666, 0));
-			r[8] = rc(fchownat(dfd, "public", kNobody, kNobody, 0));
-			r[9] = rc(utimensat(dfd, "public", nullptr, 0));
-			r[10] = rc(faccessat(dfd, "secret", R_OK, AT_EACCESS));
-			int tfd = openat(dfd, "public", O_WRONLY | O_TRUNC);
-			r[11] = rc(tfd);
-			r[12] = rc(unlinkat(dfd, "sticky/rootfile", 0));
-			int mine = openat(dfd, "open/mine", O_CREAT | O_EXCL | O_WRONLY, 0640);
-			r[13] = rc(mine);
-			struct stat st {};
-			if (mine >= 0)
-				fstat(mine, &st);
-			r[14] = mine >= 0 ? static_cast<long>(st.st_uid) : -1;
-			r[15] = mine >= 0 ? static_cast<long>(st.st_gid) : -1;
-			r[16] = rc(fchmodat(dfd, "open/mine", 0600, 0));
-			int sfd = openat(dfd, "setuid", O_WRONLY);
-			r[17] = sfd < 0 ? errno : write(sfd, "w", 1) == 1 ? 0 : errno;
-			if (write(pipefd[1], r, sizeof(r)) != static_cast<ssize_t>(sizeof(r)))
-				_exit(4);
-		}
-		_exit(0);
-	}
-	close(pipefd[1]);
+	auto become_nobody = [] {
+		return setgroups(0, nullptr) == 0 && setresgid(kNobody, kNobody, kNobody) == 0 &&
+		       setresuid(kNobody, kNobody, kNobody) == 0;
+	};
+	auto probe = [](int dfd, long *r) {
+		auto rc = [](long v) { return v < 0 ? static_cast<long>(errno) : 0L; };
+		int fd = openat(dfd, "secret", O_RDONLY);
+		r[0] = rc(fd);
+		fd = openat(dfd, "public", O_RDONLY);
+		r[1] = rc(fd);
+		fd = openat(dfd, "public", O_WRONLY);
+		r[2] = rc(fd);
+		r[3] = rc(openat(dfd, "rootdir/new", O_CREAT | O_WRONLY, 0644));
+		r[4] = rc(mkdirat(dfd, "rootdir/sub", 0755));
+		r[5] = rc(unlinkat(dfd, "rootdir/file", 0));
+		r[6] = rc(renameat(dfd, "rootdir/file", dfd, "open/stolen"));
+		r[7] = rc(fchmodat(dfd, "public", 0666, 0));
+		r[8] = rc(fchownat(dfd, "public", kNobody, kNobody, 0));
+		r[9] = rc(utimensat(dfd, "public", nullptr, 0));
+		r[10] = rc(faccessat(dfd, "secret", R_OK, AT_EACCESS));
+		int tfd = openat(dfd, "public", O_WRONLY | O_TRUNC);
+		r[11] = rc(tfd);
+		r[12] = rc(unlinkat(dfd, "sticky/rootfile", 0));
+		int mine = openat(dfd, "open/mine", O_CREAT | O_EXCL | O_WRONLY, 0640);
+		r[13] = rc(mine);
+		struct stat st {};
+		if (mine >= 0)
+			fstat(mine, &st);
+		r[14] = mine >= 0 ? static_cast<long>(st.st_uid) : -1;
+		r[15] = mine >= 0 ? static_cast<long>(st.st_gid) : -1;
+		r[16] = rc(fchmodat(dfd, "open/mine", 0600, 0));
+		int sfd = openat(dfd, "setuid", O_WRONLY);
+		r[17] = sfd < 0 ? errno : write(sfd, "w", 1) == 1 ? 0 : errno;
+	};
 	long results[2][kProbes];
-	size_t got = 0;
-	while (got < sizeof(results)) {
-		ssize_t n = read(pipefd[0], reinterpret_cast<char *>(results) + got, sizeof(results) - got);
-		if (n <= 0)
-			break;
-		got += static_cast<size_t>(n);
-	}
-	close(pipefd[0]);
-	int status = 0;
-	waitpid(child, &status, 0);
-	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child failed, wait status " << status;
-	ASSERT_EQ(got, sizeof(results));
+	ASSERT_EQ(probe_in_child(dirs_.ref.fd(), dirs_.sub.fd(), results, become_nobody, probe), "");
 	auto show = [](long v, bool value_probe) { return value_probe ? std::to_string(v) : errno_name(static_cast<int>(v)); };
 	for (size_t i = 0; i < kProbes; ++i) {
 		bool value_probe = i == 14 || i == 15;
@@ -1583,50 +1607,27 @@ TEST_F(Locks, RecordLocksAndFlockConflict)
 	const char *what[kProbes] = {"F_SETLK on a locked range", "F_GETLK type", "F_GETLK pid is the holder",
 				     "F_SETLK on a free range", "flock LOCK_EX|LOCK_NB", "flock LOCK_SH|LOCK_NB"};
 	const long expected[kProbes] = {EAGAIN, F_WRLCK, 1, 0, EWOULDBLOCK, EWOULDBLOCK};
-	int pipefd[2];
-	ASSERT_EQ(pipe(pipefd), 0);
 	pid_t parent = getpid();
-	pid_t child = fork();
-	ASSERT_GE(child, 0);
-	if (child == 0) {
-		close(pipefd[0]);
-		for (int dfd : {dirs_.ref.fd(), dirs_.sub.fd()}) {
-			long r[kProbes] = {};
-			int fd = openat(dfd, "f", O_RDWR);
-			struct flock lk {};
-			lk.l_type = F_WRLCK;
-			lk.l_whence = SEEK_SET;
-			lk.l_start = 50;
-			lk.l_len = 10;
-			r[0] = fcntl(fd, F_SETLK, &lk) == 0 ? 0 : errno;
-			lk.l_type = F_WRLCK;
-			r[1] = fcntl(fd, F_GETLK, &lk) == 0 ? lk.l_type : -errno;
-			r[2] = lk.l_pid == parent;
-			lk.l_type = F_WRLCK;
-			lk.l_start = 200;
-			lk.l_len = 100;
-			r[3] = fcntl(fd, F_SETLK, &lk) == 0 ? 0 : errno;
-			r[4] = flock(fd, LOCK_EX | LOCK_NB) == 0 ? 0 : errno;
-			r[5] = flock(fd, LOCK_SH | LOCK_NB) == 0 ? 0 : errno;
-			if (write(pipefd[1], r, sizeof(r)) != static_cast<ssize_t>(sizeof(r)))
-				_exit(4);
-		}
-		_exit(0);
-	}
-	close(pipefd[1]);
+	auto probe = [parent](int dfd, long *r) {
+		int fd = openat(dfd, "f", O_RDWR);
+		struct flock lk {};
+		lk.l_type = F_WRLCK;
+		lk.l_whence = SEEK_SET;
+		lk.l_start = 50;
+		lk.l_len = 10;
+		r[0] = fcntl(fd, F_SETLK, &lk) == 0 ? 0 : errno;
+		lk.l_type = F_WRLCK;
+		r[1] = fcntl(fd, F_GETLK, &lk) == 0 ? lk.l_type : -errno;
+		r[2] = lk.l_pid == parent;
+		lk.l_type = F_WRLCK;
+		lk.l_start = 200;
+		lk.l_len = 100;
+		r[3] = fcntl(fd, F_SETLK, &lk) == 0 ? 0 : errno;
+		r[4] = flock(fd, LOCK_EX | LOCK_NB) == 0 ? 0 : errno;
+		r[5] = flock(fd, LOCK_SH | LOCK_NB) == 0 ? 0 : errno;
+	};
 	long results[2][kProbes];
-	size_t got = 0;
-	while (got < sizeof(results)) {
-		ssize_t n = read(pipefd[0], reinterpret_cast<char *>(results) + got, sizeof(results) - got);
-		if (n <= 0)
-			break;
-		got += static_cast<size_t>(n);
-	}
-	close(pipefd[0]);
-	int status = 0;
-	waitpid(child, &status, 0);
-	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child failed, wait status " << status;
-	ASSERT_EQ(got, sizeof(results));
+	ASSERT_EQ(probe_in_child(dirs_.ref.fd(), dirs_.sub.fd(), results, [] { return true; }, probe), "");
 	for (size_t i = 0; i < kProbes; ++i) {
 		EXPECT_EQ(results[0][i], expected[i]) << "reference, other process: " << what[i];
 		EXPECT_EQ(results[1][i], results[0][i])

@@ -5,6 +5,7 @@
 #include "librfuse_test_util.hpp"
 #include "mount.hpp"
 #include "mountinfo.hpp"
+#include "uring_switch_test.hpp"
 
 #include <gtest/gtest.h>
 
@@ -13,9 +14,7 @@
 #include <csignal>
 #include <dirent.h>
 #include <fcntl.h>
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
@@ -25,14 +24,7 @@ namespace {
 
 using rfuse_test::binary;
 using rfuse_test::ScratchDir;
-
-std::string slurp(const std::string &path)
-{
-	std::ifstream in(path);
-	std::stringstream ss;
-	ss << in.rdbuf();
-	return ss.str();
-}
+using rfuse_test::read_file;
 
 std::set<std::string> list_dir(const std::string &path)
 {
@@ -49,44 +41,15 @@ std::set<std::string> list_dir(const std::string &path)
 
 using Env = std::map<std::string, std::string>;
 
-struct MemfsMount {
-	ScratchDir dir{"uring"};
-	std::string mnt = dir / "mnt";
-	std::string stats = dir / "stats.json";
-	std::unique_ptr<harness::MountedFs> fs;
-
-	explicit MemfsMount(Env env, std::vector<std::string> extra = {}, const std::string &program = "memfs-rfuse")
+// `program` (MemFS unless named) with its statistics file.
+struct MemfsMount : rfuse_test::StatsMount {
+	explicit MemfsMount(Env env, const std::string &program = "memfs-rfuse")
+		: StatsMount("uring", {binary(program)}, std::move(env))
 	{
-		mkdir(mnt.c_str(), 0755);
-		env["RFUSE_STATS_FILE"] = stats;
-		harness::DaemonSpec spec;
-		spec.argv = {binary(program)};
-		spec.argv.insert(spec.argv.end(), extra.begin(), extra.end());
-		spec.mountpoint = mnt;
-		spec.env = std::move(env);
-		spec.log_path = dir / "daemon.log";
-		fs = std::make_unique<harness::MountedFs>(spec);
 	}
-	std::string path(const std::string &name) const { return mnt + "/" + name; }
-	nlohmann::json stop_and_read_stats()
-	{
-		fs->stop();
-		return rfuse_test::read_stats(stats);
-	}
-	std::string log() const { return slurp(dir / "daemon.log"); }
 };
 
-class Uring : public ::testing::Test {
-protected:
-	void SetUp() override
-	{
-		if (geteuid() != 0)
-			GTEST_SKIP() << "needs root (mounts, enable_uring)";
-		if (!on_.usable())
-			GTEST_SKIP() << on_.why();
-	}
-	rfuse_test::UringSwitch on_{true};
-};
+class Uring : public rfuse_test::UringSwitchTest<true> {};
 
 void check_basic_file_operations(MemfsMount &m)
 {
@@ -142,7 +105,7 @@ TEST_F(Uring, BasicFileOperationsPreloaded)
 	MemfsMount m(Env{{"RFUSE_TRANSPORT", "uring"},
 			 {"LD_PRELOAD", rfuse_test::librfuse_path()},
 			 {"ASAN_OPTIONS", "verify_asan_link_order=0"}},
-		     {}, "memfs-fuse");
+		     "memfs-fuse");
 	check_basic_file_operations(m);
 }
 
@@ -190,30 +153,16 @@ TEST_F(Uring, RequestsReallyTravelOverIoUring)
 	EXPECT_GE(s["requests_per_ring"].size(), 1u); // one per possible CPU
 }
 
-class UringDisabled : public ::testing::Test {
-protected:
-	void SetUp() override
-	{
-		if (geteuid() != 0)
-			GTEST_SKIP() << "needs root (mounts, enable_uring)";
-		if (!off_.usable())
-			GTEST_SKIP() << off_.why();
-	}
-	rfuse_test::UringSwitch off_{false};
-};
+class UringDisabled : public rfuse_test::UringSwitchTest<false> {};
 
 TEST_F(UringDisabled, MountIsRefusedWithoutFallback)
 {
 	ScratchDir dir("uring-refused");
-	std::string mnt = dir / "mnt";
-	mkdir(mnt.c_str(), 0755);
-	harness::DaemonSpec spec;
-	spec.argv = {binary("memfs-rfuse")};
-	spec.mountpoint = mnt;
-	spec.env = {{"RFUSE_TRANSPORT", "uring"}, {"RFUSE_STATS_FILE", dir / "stats.json"}};
-	spec.log_path = dir / "daemon.log";
+	harness::DaemonSpec spec =
+		rfuse_test::stats_daemon_spec(dir, {binary("memfs-rfuse")}, {{"RFUSE_TRANSPORT", "uring"}});
+	const std::string mnt = spec.mountpoint;
 	EXPECT_THROW(harness::MountedFs fs(spec), std::runtime_error);
-	std::string log = slurp(spec.log_path);
+	std::string log = read_file(spec.log_path);
 	EXPECT_NE(log.find("transport uring is unavailable"), std::string::npos) << log;
 	EXPECT_NE(log.find("enable_uring is N"), std::string::npos) << log;
 	EXPECT_NE(log.find("RFUSE_FALLBACK=1"), std::string::npos) << log;
@@ -250,7 +199,7 @@ TEST_F(Uring, RepliesFromAnotherThread)
 	MemfsMount m(Env{{"RFUSE_TRANSPORT", "uring"},
 			 {"LD_PRELOAD", rfuse_test::librfuse_path()},
 			 {"ASAN_OPTIONS", "verify_asan_link_order=0"}},
-		     {}, "async_reply_fs");
+		     "async_reply_fs");
 	std::atomic<int> failures{0};
 	std::vector<std::thread> threads;
 	for (int t = 0; t < 4; ++t) {
@@ -259,7 +208,7 @@ TEST_F(Uring, RepliesFromAnotherThread)
 				struct stat st {};
 				if (stat(m.path("file").c_str(), &st) != 0 || st.st_size != 28)
 					++failures;
-				if (slurp(m.path("file")) != "replied from another thread\n")
+				if (read_file(m.path("file")) != "replied from another thread\n")
 					++failures;
 			}
 		});
@@ -293,25 +242,19 @@ TEST_F(Uring, RefusedRegistrationFallsBackWhenAllowed)
 TEST_F(Uring, RefusedRegistrationStopsTheDaemonWithoutFallback)
 {
 	ScratchDir dir("uring-register");
-	std::string mnt = dir / "mnt";
-	mkdir(mnt.c_str(), 0755);
-	harness::DaemonSpec spec;
-	spec.argv = {binary("memfs-rfuse")};
-	spec.mountpoint = mnt;
-	spec.env = {{"RFUSE_TRANSPORT", "uring"},
-		    {"RFUSE_URING_PAYLOAD_BYTES", "4096"},
-		    {"RFUSE_STATS_FILE", dir / "stats.json"}};
-	spec.log_path = dir / "daemon.log";
+	harness::DaemonSpec spec = rfuse_test::stats_daemon_spec(
+		dir, {binary("memfs-rfuse")}, {{"RFUSE_TRANSPORT", "uring"}, {"RFUSE_URING_PAYLOAD_BYTES", "4096"}});
+	const std::string mnt = spec.mountpoint;
 	try {
 		harness::MountedFs fs(spec);
 		for (int waited_ms = 0; waited_ms < 30000 && fs.daemon_alive(); waited_ms += 10)
 			std::this_thread::sleep_for(std::chrono::milliseconds(10));
 		int status = fs.stop();
-		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << slurp(spec.log_path);
+		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << read_file(spec.log_path);
 	} catch (const std::runtime_error &e) {
 		EXPECT_NE(std::string(e.what()).find("exited before mounting (status 1)"), std::string::npos) << e.what();
 	}
-	std::string log = slurp(spec.log_path);
+	std::string log = read_file(spec.log_path);
 	EXPECT_NE(log.find("refusing to serve"), std::string::npos) << log;
 	nlohmann::json s = rfuse_test::read_stats(dir / "stats.json");
 	EXPECT_EQ(s["transport_used"], "none");
@@ -331,13 +274,9 @@ void check_passthrough(const std::string &transport, bool passthrough)
 	ScratchDir dir("passthrough");
 	std::string src = dir / "src", mnt = dir / "mnt", stats = dir / "stats.json";
 	mkdir(src.c_str(), 0755);
-	mkdir(mnt.c_str(), 0755);
-	harness::DaemonSpec spec;
-	spec.argv = {binary("stackfs-rfuse"), src};
-	spec.mountpoint = mnt;
-	spec.env = {{"RFUSE_TRANSPORT", transport}, {"RFUSE_STATS_FILE", stats},
-		    {"RFUSE_PASSTHROUGH", passthrough ? "1" : "0"}};
-	spec.log_path = dir / "daemon.log";
+	harness::DaemonSpec spec = rfuse_test::stats_daemon_spec(
+		dir, {binary("stackfs-rfuse"), src},
+		{{"RFUSE_TRANSPORT", transport}, {"RFUSE_PASSTHROUGH", passthrough ? "1" : "0"}});
 	{
 		harness::MountedFs fs(spec);
 		EXPECT_EQ(rfuse_test::write_and_verify(mnt + "/f", 1024 * 1024 + 3, 7), "");
@@ -346,13 +285,13 @@ void check_passthrough(const std::string &transport, bool passthrough)
 		ASSERT_EQ(stat((src + "/f").c_str(), &backing), 0);
 		EXPECT_EQ(through.st_size, 1024 * 1024 + 3);
 		EXPECT_EQ(backing.st_size, 1024 * 1024 + 3);
-		EXPECT_EQ(slurp(mnt + "/f"), slurp(src + "/f"));
+		EXPECT_EQ(read_file(mnt + "/f"), read_file(src + "/f"));
 		fs.stop();
 	}
 	nlohmann::json s = rfuse_test::read_stats(stats);
 	EXPECT_EQ(s["transport_used"], transport);
 	if (passthrough) {
-		EXPECT_GE(s["passthrough"]["opens"].get<uint64_t>(), 2u) << s.dump(2) << slurp(spec.log_path);
+		EXPECT_GE(s["passthrough"]["opens"].get<uint64_t>(), 2u) << s.dump(2) << read_file(spec.log_path);
 		EXPECT_EQ(s["requests"]["read_write"], 0) << s.dump(2);
 	} else {
 		EXPECT_EQ(s["passthrough"]["opens"], 0);

@@ -1,0 +1,34 @@
+#include "test_support.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+#include <system_error>
+
+namespace test_support {
+
+std::string binary(const std::string &name)
+{
+	if (const char *dir = std::getenv("RFUSE_BIN_DIR"))
+		return std::string(dir) + "/" + name;
+	return (std::filesystem::read_symlink("/proc/self/exe").parent_path() / name).string();
+}
+
+ScratchDir::ScratchDir(const std::string &prefix)
+{
+	const char *root = std::getenv("RFUSE_TEST_ROOT");
+	std::string tmpl = std::string(root != nullptr ? root : "/tmp") + "/" + prefix + "-XXXXXX";
+	if (mkdtemp(tmpl.data()) == nullptr)
+		throw std::runtime_error("mkdtemp " + tmpl + ": " + std::strerror(errno));
+	path_ = tmpl;
+}
+
+ScratchDir::~ScratchDir()
+{
+	std::error_code ec;
+	std::filesystem::remove_all(path_, ec);
+}
+
+} // namespace test_support
