@@ -5,7 +5,7 @@
 #   ./run.sh test            setup + build + every test (CTest)
 #   ./run.sh vm -- CMD...    run CMD inside Debian's 6.1 kernel under qemu (vm --help)
 #   ./run.sh vm-image        fetch and prepare that kernel and initramfs (vm does it too)
-#   ./run.sh full-suite      the evaluation suite (see README)
+#   ./run.sh full-suite      the evaluation suite: here and, without /dev/rfuse, also in the VM (see README)
 #   ./run.sh gate [--quick]  the performance regression gate, RFUSE in the VM (0 pass, 1 regressed, 2 cannot run)
 set -euo pipefail
 
@@ -129,13 +129,25 @@ cmd_vm() {
 	exec "$ROOT/harness/vm/vm.sh" "$@"
 }
 
-# ./run.sh full-suite [--profile quick|standard|paper] [--filter GLOB]... [--spec FILE] [--out DIR] [--vm]
+# ./run.sh full-suite [--profile quick|standard|paper] [--filter GLOB]... [--spec FILE] [--out DIR]
+#                     [--vm-only | --native-only]
 # Runs workloads/suites/paper.json (or --spec) under the profile (standard by
-# default) with build/bin/rfuse-bench, then draws the plots. The report lands
-# in reports/runs/<UTC time>-<profile>/ (report.json, plots, index.md).
-# --vm runs rfuse-bench inside the VM rig (./run.sh vm), where rfuse.ko loads.
+# default) with build/bin/rfuse-bench, draws the plots and writes index.md with
+# the paper's claims (reports/plot/). Output in DIR, by default
+# reports/runs/<UTC time>-<profile>/. Where RFUSE can run decides the layout:
+#   /dev/rfuse exists: one run on this machine, in DIR.
+#   otherwise: two environments, each a run of its own (report.json, plots,
+#   index.md), never compared with each other: DIR/vm/, every point inside the
+#   VM rig (./run.sh vm), where rfuse.ko loads; DIR/native/, every point but the
+#   rfuse ones on this machine. DIR/index.md says which is which and lists the
+#   claims of the run that has RFUSE.
+# --vm-only (or --vm): only the VM run, in DIR. --native-only: only this
+# machine, in DIR (rfuse points recorded as skipped where /dev/rfuse is missing).
+# RFUSE_VM_MEM (default 12G) and RFUSE_VM_TIMEOUT (default 172800 s) go to the rig.
+# Exit: 0 every point ok or skipped, 3 some failed, 130 interrupted, else a
+# part could not run (its status; the other part still runs).
 cmd_full_suite() {
-	local profile=standard spec="$ROOT/workloads/suites/paper.json" out="" vm=0 args=()
+	local profile=standard spec="$ROOT/workloads/suites/paper.json" out="" mode=auto args=()
 	while (($#)); do
 		case "$1" in
 		--profile) [[ $# -ge 2 ]] || die "full-suite: --profile needs a value"; profile=$2; shift 2 ;;
@@ -144,8 +156,9 @@ cmd_full_suite() {
 		--filter=*) args+=(--filter "${1#*=}"); shift ;;
 		--spec) [[ $# -ge 2 ]] || die "full-suite: --spec needs a value"; spec=$(realpath -m "$2"); shift 2 ;;
 		--out) [[ $# -ge 2 ]] || die "full-suite: --out needs a value"; out=$(realpath -m "$2"); shift 2 ;;
-		--vm) vm=1; shift ;;
-		*) die "full-suite: unknown option '$1' (--profile quick|standard|paper, --filter GLOB, --spec FILE, --out DIR, --vm)" ;;
+		--vm | --vm-only) mode=vm; shift ;;
+		--native-only) mode=native; shift ;;
+		*) die "full-suite: unknown option '$1' (--profile quick|standard|paper, --filter GLOB, --spec FILE, --out DIR, --vm-only, --native-only)" ;;
 		esac
 	done
 	# Refuse a bad profile before minutes of setup and build.
@@ -156,32 +169,79 @@ cmd_full_suite() {
 	out=${out:-$ROOT/reports/runs/$(date -u +%Y%m%dT%H%M%SZ)-$profile}
 	cmd_setup
 	cmd_build
-	local bench=("$BUILD/bin/rfuse-bench" run --spec "$spec" --profile "$profile" --out "$out" "${args[@]}")
-	local rc=0
-	if ((vm)); then
-		# The guest sees the host read-only; $out is its writable share.
-		mkdir -p "$out"
-		RFUSE_VM_OUT=$out RFUSE_VM_MEM=${RFUSE_VM_MEM:-12G} "$ROOT/harness/vm/vm.sh" -- \
-			/bin/sh -c 'f=/sys/module/fuse/parameters/enable_uring; [ -f $f ] && echo Y > $f; exec "$@"' sh \
-			"${bench[@]}" || rc=$?
-	else
-		# The uring points need FUSE over io_uring switched on (the kernel
-		# reads it at mount time); put it back as it was afterwards.
-		local uring=/sys/module/fuse/parameters/enable_uring uring_was=""
-		if [[ -f $uring ]]; then
-			uring_was=$(cat "$uring")
-			[[ $uring_was == Y ]] || { echo Y >"$uring"; } 2>/dev/null || say "full-suite: cannot enable $uring"
+	local bench=("$BUILD/bin/rfuse-bench" run --profile "$profile" "${args[@]}")
+	# A filter that matches nothing fails here, before a VM boots.
+	"${bench[@]}" --spec "$spec" --dry-run >/dev/null || die "full-suite: rfuse-bench refuses these arguments"
+	if [[ $mode == auto ]]; then
+		if [[ -c /dev/rfuse ]]; then mode=native; else mode=both; fi
+	fi
+	# The parts: where each runs, its folder and its spec.
+	local wheres=() dirs=() specs=()
+	case $mode in
+	native) wheres=(native) dirs=("$out") specs=("$spec") ;;
+	vm) wheres=(vm) dirs=("$out") specs=("$spec") ;;
+	both)
+		say "full-suite: no /dev/rfuse here (rfuse.ko cannot load on this kernel): the whole suite runs in the VM rig" \
+			"($out/vm), and every point but RFUSE's also on this machine ($out/native)"
+		wheres=(vm) dirs=("$out/vm") specs=("$spec")
+		# This machine's spec: the same groups without the rfuse transport.
+		mkdir -p "$out/native"
+		jq '.description += " (full-suite: without rfuse, which runs in the VM part)"
+			| .groups |= (map(.transports -= ["rfuse"]) | map(select(.transports | length > 0)))' \
+			"$spec" >"$out/native/spec.json" || die "full-suite: cannot derive the native spec from $spec"
+		if "${bench[@]}" --spec "$out/native/spec.json" --dry-run >/dev/null 2>&1; then
+			wheres+=(native) dirs+=("$out/native") specs+=("$out/native/spec.json")
+		else
+			say "full-suite: every point of the filter is an rfuse one: nothing runs on this machine"
+			rm -f "$out/native/spec.json"
+			rmdir "$out/native" 2>/dev/null || true
 		fi
-		"${bench[@]}" || rc=$?
-		if [[ -n $uring_was && $uring_was != Y ]]; then { echo "$uring_was" >"$uring"; } 2>/dev/null || true; fi
+		;;
+	esac
+	local i rc=0 prc
+	for i in "${!wheres[@]}"; do
+		local dir=${dirs[$i]} run=("${bench[@]}" --spec "${specs[$i]}" --out "${dirs[$i]}")
+		prc=0
+		if [[ ${wheres[$i]} == vm ]]; then
+			say "full-suite: inside the VM rig -> $dir"
+			# The guest sees the host read-only; $dir is its writable share.
+			mkdir -p "$dir"
+			RFUSE_VM_OUT=$dir RFUSE_VM_MEM=${RFUSE_VM_MEM:-12G} RFUSE_VM_TIMEOUT=${RFUSE_VM_TIMEOUT:-172800} \
+				"$ROOT/harness/vm/vm.sh" -- \
+				/bin/sh -c 'f=/sys/module/fuse/parameters/enable_uring; [ -f $f ] && echo Y > $f; exec "$@"' sh \
+				"${run[@]}" || prc=$?
+		else
+			say "full-suite: on this machine -> $dir"
+			# The uring points need FUSE over io_uring switched on (the kernel
+			# reads it at mount time); put it back as it was afterwards.
+			local uring=/sys/module/fuse/parameters/enable_uring uring_was=""
+			if [[ -f $uring ]]; then
+				uring_was=$(cat "$uring")
+				[[ $uring_was == Y ]] || { echo Y >"$uring"; } 2>/dev/null || say "full-suite: cannot enable $uring"
+			fi
+			"${run[@]}" || prc=$?
+			if [[ -n $uring_was && $uring_was != Y ]]; then { echo "$uring_was" >"$uring"; } 2>/dev/null || true; fi
+		fi
+		# 0: all points ok or skipped; 3: some failed (recorded in the report).
+		if [[ $prc -eq 0 || $prc -eq 3 ]]; then
+			/usr/bin/python3 "$ROOT/reports/plot/plot.py" "$dir" || say "full-suite: plotting $dir failed"
+			say "full-suite: report in $dir/report.json"
+		else
+			say "full-suite: the ${wheres[$i]} part ended with status $prc"
+		fi
+		((prc == 130)) && return 130
+		# The first part that could not run wins over failed points.
+		if ((prc != 0 && prc != 3)); then
+			((rc != 0 && rc != 3)) || rc=$prc
+		elif ((prc == 3 && rc == 0)); then
+			rc=3
+		fi
+	done
+	if [[ $mode == both ]]; then
+		/usr/bin/python3 "$ROOT/reports/plot/claims.py" index "$out" || say "full-suite: writing $out/index.md failed"
 	fi
-	# 0: all points ok or skipped; 3: some failed (recorded in the report).
-	[[ $rc -eq 0 || $rc -eq 3 ]] || return $rc
-	if [[ -f "$ROOT/reports/plot/plot.py" ]]; then
-		/usr/bin/python3 "$ROOT/reports/plot/plot.py" "$out" || say "full-suite: plotting failed"
-	fi
-	if ((rc)); then say "full-suite: some points failed (see 'reason' in the report)"; fi
-	say "full-suite: report in $out/report.json"
+	if ((rc == 3)); then say "full-suite: some points failed (see 'reason' in the report)"; fi
+	[[ ! -f $out/index.md ]] || say "full-suite: see $out/index.md"
 	return $rc
 }
 

@@ -14,7 +14,8 @@ per transport at the median p50, whiskers to p90 and p99 (us, log scale).
 Breakdown groups (Figs. 2/7): one stacked bar per transport, a segment per
 stage (median, us); a black tick marks the median syscall latency and a
 hatched segment what a transport cannot trace.
-index.md gets a table per group with every point: status, median, stddev,
+index.md starts with the paper's claims (claims.py) when the report has
+points of the paper's figures, then gets a table per group with every point: status, median, stddev,
 and the reason of every failed or skipped point; latency groups add their
 percentiles, breakdown groups a table of stages.
 """
@@ -23,6 +24,8 @@ import os
 import sys
 
 import matplotlib
+
+import claims  # reports/plot/claims.py: the paper's claims, checked
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -313,6 +316,8 @@ def main():
         "Figures are medians over the repetitions; ± is the sample standard deviation.",
         "",
     ]
+    if claims.relevant(rep):
+        lines += claims.markdown(rep)
     for g in groups:
         points = [p for p in rep["points"] if p["config"]["group"] == g]
         kind = group_kind(points)
