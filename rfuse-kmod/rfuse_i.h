@@ -14,6 +14,7 @@
 
 #include "rfuse_compat.h"
 
+#include <linux/cpumask.h>
 #include <linux/kref.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
@@ -88,8 +89,14 @@ struct rfuse_ring {
 	u32 forget_head;
 	u32 intr_head;
 
-	/* daemon workers sleeping in RFUSE_IOC_WAIT */
+	/* daemon workers sleeping in RFUSE_IOC_WAIT (exclusive waiters) */
 	wait_queue_head_t waitq;
+	/*
+	 * CPUs some daemon worker of this ring is confined to (affinity of
+	 * one CPU), as seen in RFUSE_IOC_WAIT; bits are never cleared. A
+	 * caller on one of them does not spin: see rfuse_wait_mode().
+	 */
+	cpumask_var_t worker_cpus;
 
 	/* the shared memory, vmalloc_user() */
 	void *shm;

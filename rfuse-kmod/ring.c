@@ -524,6 +524,7 @@ static unsigned int rfuse_send(struct rfuse_ring *ring, unsigned int slot_id,
 	WRITE_ONCE(sc->out_off, slot->out_off);
 	WRITE_ONCE(sc->out_cap, slot->out_cap);
 	WRITE_ONCE(sc->unique, unique);
+	WRITE_ONCE(sc->caller_cpu, raw_smp_processor_id());
 	slot->req = req;
 	slot->unique = unique;
 	state = rfuse_make_state(atomic_read(&slot->state) >> RFUSE_STATE_BITS,
@@ -594,11 +595,45 @@ static struct rfuse_ring *rfuse_pick_ring(struct rfuse_chan *chan,
 	return NULL;
 }
 
+/*
+ * How the waiter of a synchronous request published on @ring waits for it.
+ * Spinning only pays when the daemon worker that serves the ring can run
+ * meanwhile. A worker confined to the caller's CPU cannot: a caller spinning
+ * there would delay the reply by the whole poll window and then sleep
+ * anyway, which made RFUSE slower than classic FUSE at one thread. librfuse
+ * pins a ring's workers to the ring's CPU and a caller submits to its own
+ * CPU's ring, so that is the usual case. There the caller hands its CPU
+ * over instead (RFUSE_WAIT_HANDOFF): while the worker its request woke is
+ * due to preempt it, it yields to it and takes the reply inline when the
+ * worker is done (no RFUSE_IOC_COMPLETE, no wake-up of the caller);
+ * otherwise it sleeps at once. A caller on another CPU than the ring's
+ * workers (fewer rings than CPUs, workers that float, a full home ring)
+ * spins for the window (RFUSE_WAIT_SPIN). The workers' CPUs are what the
+ * kernel saw in RFUSE_IOC_WAIT, not what the daemon claims; before a
+ * worker's first wait the caller spins. poll_us=0 turns both off.
+ * Called with fiq->lock held, so the CPU is the one that chose the ring.
+ */
+enum rfuse_wait_mode {
+	RFUSE_WAIT_SLEEP,
+	RFUSE_WAIT_SPIN,
+	RFUSE_WAIT_HANDOFF,
+};
+
+static enum rfuse_wait_mode rfuse_wait_mode(struct rfuse_ring *ring)
+{
+	if (!ring->chan->poll_ns)
+		return RFUSE_WAIT_SLEEP;
+	if (cpumask_test_cpu(raw_smp_processor_id(), ring->worker_cpus))
+		return RFUSE_WAIT_HANDOFF;
+	return RFUSE_WAIT_SPIN;
+}
+
 struct rfuse_own {
 	struct fuse_req *req;		/* the caller's own synchronous request */
 	struct rfuse_ring *ring;	/* where it went, NULL if still pending */
 	unsigned int slot_id;
 	unsigned int state;
+	enum rfuse_wait_mode mode;
 };
 
 /*
@@ -634,6 +669,11 @@ static void rfuse_dispatch_and_unlock(struct rfuse_chan *chan,
 		ring = rfuse_pick_ring(chan, req, need_arg, &slot_id, &arg_id);
 		if (!ring)
 			break;
+		polling = false;
+		if (own && req == own->req) {
+			own->mode = rfuse_wait_mode(ring);
+			polling = own->mode != RFUSE_WAIT_SLEEP;
+		}
 		list_del_init(&req->list);
 		clear_bit(FR_PENDING, &req->flags);
 		spin_unlock(&fiq->lock);
@@ -647,7 +687,6 @@ static void rfuse_dispatch_and_unlock(struct rfuse_chan *chan,
 		slot->out_off = out_inline ? chan->info.slots_off +
 				slot_id * RFUSE_SLOT_SIZE + RFUSE_SLOT_OUT_OFF :
 				rfuse_arg_off(chan, arg_id) + out_rel;
-		polling = own && req == own->req && chan->poll_ns;
 		state = rfuse_send(ring, slot_id, req, polling);
 		if (polling && state) {
 			own->ring = ring;
@@ -673,7 +712,8 @@ static void rfuse_dispatch_pending(struct rfuse_chan *chan)
 
 /*
  * Hybrid polling by the waiter of a synchronous request, right after it was
- * published: spin on the slot's done flag for the poll window and complete
+ * published (see rfuse_wait_mode()): spin on the slot's done flag for the
+ * poll window, or while the worker takes our CPU (handoff), and complete
  * the request here (no sleep, no wake-up, no syscall in the daemon).
  *
  * Ordering (no lost wake-up):
@@ -708,7 +748,10 @@ static void rfuse_poll_own(struct rfuse_chan *chan, struct rfuse_own *own)
 			return;
 		if (ktime_get_ns() >= deadline)
 			break;
-		/* the daemon worker of this ring may want this very CPU */
+		/* handoff: the worker does not preempt us: sleep so that it runs */
+		if (own->mode == RFUSE_WAIT_HANDOFF && !need_resched())
+			break;
+		/* the worker, or anyone else, may want this CPU */
 		if (need_resched())
 			cond_resched();
 		else
@@ -797,8 +840,28 @@ int rfuse_ring_complete(struct rfuse_chan *chan, unsigned int ring_id,
 }
 
 /*
+ * Notes the CPU a worker of @ring is pinned to (an affinity of one CPU,
+ * which only the worker's own thread changes), for rfuse_wait_mode().
+ */
+static void rfuse_note_worker_cpu(struct rfuse_ring *ring)
+{
+	unsigned int cpu;
+
+	if (current->nr_cpus_allowed != 1)
+		return;
+	cpu = cpumask_first(current->cpus_ptr);
+	/* test first: the mask is read by every caller, keep it clean */
+	if (cpu < nr_cpu_ids && !cpumask_test_cpu(cpu, ring->worker_cpus))
+		cpumask_set_cpu(cpu, ring->worker_cpus);
+}
+
+/*
  * RFUSE_IOC_WAIT: a daemon worker sleeps until its ring has work. It also
- * listens on fiq->waitq, which only fuse_abort_conn() wakes here.
+ * listens on fiq->waitq, which only fuse_abort_conn() wakes here. Workers
+ * wait exclusively: a new request wakes one of them, not every worker of
+ * the ring (they share a CPU, and all but one would find nothing). A woken
+ * worker serves everything on its ring before it waits again, and a wake-up
+ * that finds a worker already running passes on to the next one.
  */
 int rfuse_ring_wait(struct rfuse_chan *chan, struct fuse_conn *fc,
 		    unsigned int ring_id)
@@ -811,6 +874,7 @@ int rfuse_ring_wait(struct rfuse_chan *chan, struct fuse_conn *fc,
 	if (ring_id >= chan->nr_rings)
 		return -EINVAL;
 	ring = &chan->rings[ring_id];
+	rfuse_note_worker_cpu(ring);
 
 	/*
 	 * Retry forgets and interrupts that found every ring full. A racy
@@ -826,7 +890,7 @@ int rfuse_ring_wait(struct rfuse_chan *chan, struct fuse_conn *fc,
 
 	init_waitqueue_entry(&ring_wait, current);
 	init_waitqueue_entry(&abort_wait, current);
-	add_wait_queue(&ring->waitq, &ring_wait);
+	add_wait_queue_exclusive(&ring->waitq, &ring_wait);
 	add_wait_queue(&fiq->waitq, &abort_wait);
 	for (;;) {
 		set_current_state(TASK_INTERRUPTIBLE);
@@ -847,6 +911,9 @@ int rfuse_ring_wait(struct rfuse_chan *chan, struct fuse_conn *fc,
 	__set_current_state(TASK_RUNNING);
 	remove_wait_queue(&fiq->waitq, &abort_wait);
 	remove_wait_queue(&ring->waitq, &ring_wait);
+	/* a wake-up meant for us may have been all there was: pass it on */
+	if (err == -EINTR && rfuse_ring_has_work(ring))
+		rfuse_wake_ring(ring);
 	return err;
 }
 
@@ -866,6 +933,7 @@ static void rfuse_chan_free(struct kref *ref)
 						      chan->info.nr_arg_slots),
 					&rfuse_stats.arg_slots_in_use);
 		vfree(ring->shm);
+		free_cpumask_var(ring->worker_cpus);
 		bitmap_free(ring->slot_map);
 		bitmap_free(ring->arg_map);
 		kfree(ring->slots);
@@ -928,7 +996,8 @@ static int rfuse_ring_init(struct rfuse_chan *chan, struct rfuse_ring *ring,
 	ring->arg_map = bitmap_zalloc(info->nr_arg_slots, GFP_KERNEL);
 	ring->slots = kcalloc(info->nr_slots, sizeof(*ring->slots), GFP_KERNEL);
 	ring->shm = vmalloc_user(info->ring_bytes);
-	if (!ring->slot_map || !ring->arg_map || !ring->slots || !ring->shm)
+	if (!ring->slot_map || !ring->arg_map || !ring->slots || !ring->shm ||
+	    !zalloc_cpumask_var(&ring->worker_cpus, GFP_KERNEL))
 		return -ENOMEM;
 	ring->ctl = ring->shm + info->ctl_off;
 	ring->pending = ring->shm + info->pending_off;

@@ -1,8 +1,9 @@
 // The RFUSE transport. mount() opens /dev/rfuse, mounts type "rfuse" with
 // fd=N and maps every ring; loop() runs W workers per ring, pinned to the
 // ring's CPU. A worker takes a slot id from its ring's pending ring (polling
-// for the poll window, then sleeping in RFUSE_IOC_WAIT) and hands the
-// request, in place in the ring memory, to fuse_session_process_buf().
+// for the poll window where that can help, then sleeping in RFUSE_IOC_WAIT)
+// and hands the request, in place in the ring memory, to
+// fuse_session_process_buf().
 // The reply comes back through the custom-io writev hook, found by its
 // unique (the filesystem may answer from another thread), is copied once
 // into the slot, and the slot's done flag is raised; only when the waiting
@@ -427,6 +428,7 @@ private:
 		const std::uint32_t in_off = sc->in_off, in_len = sc->in_len;
 		const std::uint32_t out_off = sc->out_off, out_cap = sc->out_cap;
 		const std::uint64_t unique = sc->unique;
+		last_caller_cpu_ = int(abi::load_relaxed(sc->caller_cpu));
 		if (!ring.contains(in_off, in_len) || !ring.contains(out_off, out_cap) ||
 		    in_len < sizeof(fuse_in_header) || out_cap < sizeof(fuse_out_header))
 			return;
@@ -511,6 +513,15 @@ private:
 		return (std::uint64_t(1) << 62) | (next.fetch_add(1) << 1);
 	}
 
+	// Whether this worker should poll its idle ring: not when the request
+	// it served last came from its own CPU. That caller waits on this CPU
+	// (rfuse.ko never lets it spin there), and a poller that CPU's
+	// scheduler keeps picking (a sched_yield() does not hand the CPU to a
+	// task that ran more than us) holds up exactly the caller it serves
+	// for the whole window, while sleeping in RFUSE_IOC_WAIT costs its next
+	// request one wake-up. Polling pays for callers on other CPUs.
+	static bool worth_polling() { return last_caller_cpu_ < 0 || last_caller_cpu_ != sched_getcpu(); }
+
 	void serve_ring(fuse_session *se, std::uint32_t r)
 	{
 		pin_to_ring_cpu(r);
@@ -524,12 +535,12 @@ private:
 			}
 			if (serve_interrupts(se, ring) || serve_forgets(se, ring))
 				continue;
-			// Poll for the window, then sleep in the kernel. The callers
-			// of this ring run on this worker's CPU: yield to them while
-			// polling, or a caller waiting for the CPU waits for our window.
+			// Poll for the window, then sleep in the kernel; but only
+			// after serving a caller on another CPU (worth_polling()).
+			// Other tasks may still want this CPU: yield to them.
 			auto deadline = std::chrono::steady_clock::now() + window;
 			bool work = false;
-			while (!work && std::chrono::steady_clock::now() < deadline) {
+			while (!work && worth_polling() && std::chrono::steady_clock::now() < deadline) {
 				work = has_work(ring);
 				if (!work)
 					sched_yield();
@@ -572,9 +583,11 @@ private:
 	std::atomic<bool> kernel_gone_ {false};
 	sem_t stopped_;
 	static thread_local std::vector<std::uint8_t> forget_buf_;
+	static thread_local int last_caller_cpu_;
 };
 
 thread_local std::vector<std::uint8_t> RfuseTransport::forget_buf_;
+thread_local int RfuseTransport::last_caller_cpu_ = -1;
 
 } // namespace
 

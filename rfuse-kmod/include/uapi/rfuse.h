@@ -36,6 +36,13 @@
  *     reads done, so at least one side sees the other (no lost wake-up).
  *  4. Forgets and interrupts carry no reply: the daemon advances
  *     forget_tail / intr_tail after consuming entries.
+ * Polling: a caller whose CPU has no worker of the ring pinned to it (the
+ * kernel notes the CPU of a worker pinned to one CPU when it enters
+ * RFUSE_IOC_WAIT) spins on done for info.poll_us before it sleeps; a caller
+ * on such a worker's CPU only lets that worker run (when waking it
+ * preempted the caller) and otherwise sleeps at once. A worker may poll its
+ * ring for poll_us before RFUSE_IOC_WAIT, but should not after serving a
+ * request whose caller_cpu is its own CPU: that caller needs the CPU.
  * Daemon workers that find nothing to do call RFUSE_IOC_WAIT { r }, which
  * sleeps until ring r has work; it fails with ENODEV once the connection
  * is gone (unmounted or aborted): the daemon should then exit; EINTR on a
@@ -55,7 +62,7 @@
 #include <linux/types.h>
 #include <linux/ioctl.h>
 
-#define RFUSE_ABI_VERSION	1
+#define RFUSE_ABI_VERSION	2
 #define RFUSE_DEVICE_NAME	"rfuse"
 #define RFUSE_FS_TYPE		"rfuse"
 
@@ -94,7 +101,8 @@ struct rfuse_slot_ctl {
 	__u32 out_off;		/* kernel: where the reply goes, from the ring base */
 	__u32 out_cap;		/* kernel: the largest reply accepted */
 	__u64 unique;		/* kernel: the request's unique */
-	__u32 reserved[8];
+	__u32 caller_cpu;	/* kernel: the CPU that published it */
+	__u32 reserved[7];
 };
 
 /* RFUSE_IOC_GET_INFO: the layout of this connection's rings. */
