@@ -5,11 +5,16 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <fstream>
 #include <limits>
+#include <memory>
+#include <sstream>
 #include <stdexcept>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <thread>
 #include <unistd.h>
 
@@ -23,12 +28,12 @@ enum Stage { kQueueing, kDispatch, kDaemon, kReply, kWakeup, kReturn, kStages };
 
 bool is_queued_event(const std::string &n)
 {
-	return n == "fuse_request_send" || n == "rfuse_req_queued";
+	return n == "fuse_request_send" || n == "rfuse_req_queued" || n == kKprobeQueued;
 }
 
 bool is_end_event(const std::string &n)
 {
-	return n == "fuse_request_end" || n == "rfuse_req_completed";
+	return n == "fuse_request_end" || n == "rfuse_req_completed" || n == kKprobeEnd;
 }
 
 // How a libfuse daemon takes a request from /dev/fuse and answers it.
@@ -44,8 +49,16 @@ bool is_device_write(long long id)
 
 struct Request {
 	long long unique = -1, len = -1, opcode = -1;
+	uint64_t req = 0; // kprobe events: the struct fuse_req address
 	uint64_t queued = 0, picked = 0, replied = 0, ended = 0, woken = 0;
 	int daemon_tid = -1;
+};
+
+// What a daemon thread last did with the device (kprobe matching).
+struct DaemonThread {
+	uint64_t read = 0;  // the exit of the read that took its last request
+	uint64_t write = 0; // its last write() entry
+	long long read_id = -1, read_ret = -1; // that last read-like syscall
 };
 
 struct Call {
@@ -92,7 +105,20 @@ bool call_stages(const Call &c, std::vector<double> &st, bool &daemon_seen)
 	return true;
 }
 
+// Where the events of a kprobe-traced request are paired (BreakdownResult::matching).
+const char *const kKprobeMatching =
+	"request queued and request end paired by the struct fuse_req address (req=$argN); daemon pick-up and "
+	"reply: the last device read() exit (the splice() when libfuse splices and then reads the pipe) and "
+	"write() entry of the daemon thread that ran the request's end";
+const char *const kRfuseMatching = "request queued and completed paired by the request's unique";
+const char *const kTracepointMatching =
+	"request queued and end paired by the request's unique; daemon pick-up: the first device read() whose "
+	"length is the request's; reply: that thread's next device write()";
+
 } // namespace
+
+const char *const kKprobeQueued = "fuse_kp_queued";
+const char *const kKprobeEnd = "fuse_kp_end";
 
 const std::vector<StageDef> &breakdown_stages()
 {
@@ -129,6 +155,7 @@ BreakdownResult compute_breakdown(const ParsedTrace &trace, int caller, const st
 	std::vector<Call> calls;
 	Call cur;
 	bool in_call = false, caller_on_cpu = true;
+	std::map<int, DaemonThread> daemon;
 	for (const TraceEvent &ev : trace.events) {
 		if (ev.name == "sched_switch") {
 			if (ev.prev_pid == caller)
@@ -154,36 +181,57 @@ BreakdownResult compute_breakdown(const ParsedTrace &trace, int caller, const st
 			}
 			continue;
 		}
+		if (ev.pid != caller && ev.name == "sys_exit" && is_device_read(ev.id) && ev.ret > 0) {
+			DaemonThread &d = daemon[ev.pid];
+			// libfuse's splice read: splice() from the device into a
+			// pipe, then read() of the pipe; the splice took the request.
+			if (!(ev.id == SYS_read && d.read_id == SYS_splice && d.read_ret == ev.ret))
+				d.read = ev.ts_ns;
+			d.read_id = ev.id;
+			d.read_ret = ev.ret;
+		} else if (ev.pid != caller && ev.name == "sys_enter" && is_device_write(ev.id)) {
+			daemon[ev.pid].write = ev.ts_ns;
+		}
 		if (!in_call)
 			continue;
 		if (is_queued_event(ev.name) && ev.pid == caller) {
 			Request r;
+			r.req = ev.req;
 			r.unique = ev.unique;
 			r.len = ev.len;
 			r.opcode = ev.opcode;
 			r.queued = ev.ts_ns;
 			cur.reqs.push_back(r);
 		} else if (is_end_event(ev.name)) {
-			for (Request &r : cur.reqs)
-				if (r.unique == ev.unique && !r.ended) {
-					r.ended = ev.ts_ns;
-					// A caller that has not gone to sleep yet (or that
-					// polls, as RFUSE's may) needs no wake-up.
-					if (caller_on_cpu || ev.pid == caller)
-						r.woken = ev.ts_ns;
+			for (Request &r : cur.reqs) {
+				if (r.ended || (r.req ? r.req != ev.req : r.unique != ev.unique))
+					continue;
+				r.ended = ev.ts_ns;
+				// A caller that has not gone to sleep yet (or that
+				// polls, as RFUSE's may) needs no wake-up.
+				if (caller_on_cpu || ev.pid == caller)
+					r.woken = ev.ts_ns;
+				// Kprobes: the replying thread's read and write that
+				// led to this end, when they follow the queueing.
+				const DaemonThread &d = daemon[ev.pid];
+				if (r.req && ev.pid != caller && d.read >= r.queued && d.write >= d.read) {
+					r.picked = d.read;
+					r.replied = d.write;
+					r.daemon_tid = ev.pid;
 				}
+			}
 		} else if (ev.pid != caller && ev.name == "sys_exit" && is_device_read(ev.id) && ev.ret > 0) {
 			// The first unpicked request of this length: an async RELEASE
 			// of the previous close() may be read in between.
 			for (Request &r : cur.reqs)
-				if (!r.picked && (r.len < 0 || r.len == ev.ret)) {
+				if (!r.req && !r.picked && (r.len < 0 || r.len == ev.ret)) {
 					r.picked = ev.ts_ns;
 					r.daemon_tid = ev.pid;
 					break;
 				}
 		} else if (ev.pid != caller && ev.name == "sys_enter" && is_device_write(ev.id)) {
 			for (Request &r : cur.reqs)
-				if (r.daemon_tid == ev.pid && r.picked && !r.replied) {
+				if (!r.req && r.daemon_tid == ev.pid && r.picked && !r.replied) {
 					r.replied = ev.ts_ns;
 					break;
 				}
@@ -205,7 +253,8 @@ BreakdownResult compute_breakdown(const ParsedTrace &trace, int caller, const st
 		with_daemon += daemon_seen;
 		requests += static_cast<int>(c.reqs.size());
 		for (const Request &r : c.reqs)
-			++out.opcodes[r.opcode];
+			if (r.opcode >= 0) // kprobe events carry no opcode
+				++out.opcodes[r.opcode];
 	}
 	out.calls_used = static_cast<int>(totals.size());
 	// Stages are reported only from calls that have all of them: a mix
@@ -259,6 +308,95 @@ std::vector<std::string> breakdown_events(const std::string &transport)
 	return ev;
 }
 
+namespace {
+
+// "6.1.0-56-amd64" -> major * 1000 + minor; -1 when unreadable.
+int kernel_version(const std::string &release)
+{
+	char *end = nullptr;
+	long major = std::strtol(release.c_str(), &end, 10);
+	if (end == release.c_str() || *end != '.')
+		return -1;
+	const char *minor_at = end + 1;
+	long minor = std::strtol(minor_at, &end, 10);
+	if (end == minor_at)
+		return -1;
+	return static_cast<int>(major * 1000 + minor);
+}
+
+std::string slurp(const std::string &path)
+{
+	std::ifstream in(path);
+	std::stringstream ss;
+	ss << in.rdbuf();
+	return ss.str();
+}
+
+std::string this_kernel_release()
+{
+	struct utsname u {};
+	return uname(&u) == 0 ? u.release : "";
+}
+
+} // namespace
+
+BreakdownPlan plan_breakdown(const std::string &root, const std::string &transport, const std::string &kallsyms,
+			     const std::string &release)
+{
+	BreakdownPlan plan;
+	plan.source = "tracepoints";
+	plan.events = breakdown_events(transport);
+	std::string missing = missing_events(root, plan.events);
+	if (missing.empty())
+		return plan;
+	std::string why = "tracepoints missing under " + root + "/events: " + missing;
+	std::vector<std::string> base(plan.events.begin(), plan.events.begin() + 3); // syscalls, sched_switch
+	if (transport != "fuse" || !missing_events(root, base).empty()) {
+		plan.unavailable = why;
+		return plan;
+	}
+	why += "; no kprobe fallback: ";
+	if (access((root + "/kprobe_events").c_str(), W_OK) != 0) {
+		plan.unavailable = why + "no writable " + root + "/kprobe_events (kernel without CONFIG_KPROBE_EVENTS)";
+		return plan;
+	}
+	int version = kernel_version(release);
+	if (version < 5004) {
+		plan.unavailable = why + "kernel " + release +
+				   " predates Linux 5.4 (fuse_request_end took the connection as its first argument)";
+		return plan;
+	}
+	// A symbol with an .isra/.constprop suffix has had its arguments
+	// changed by the compiler: only exact names are probed.
+	struct Candidate {
+		const char *event, *symbol, *fetch;
+	};
+	const Candidate queued[] = {
+		{kKprobeQueued, "queue_request_and_unlock", "req=$arg2:x64"}, // (fiq, req): the queueing itself
+		{kKprobeQueued, "request_wait_answer", "req=$arg1:x64"},      // (req): right after it
+	};
+	const Candidate end = {kKprobeEnd, "fuse_request_end", "req=$arg1:x64"};
+	auto resolve = [&](const Candidate &c, std::string &miss) {
+		std::string module;
+		if (!find_kallsyms(kallsyms, c.symbol, module, miss))
+			return false;
+		plan.kprobes.push_back({c.event, module.empty() ? c.symbol : module + ":" + c.symbol, c.fetch});
+		return true;
+	};
+	std::string miss_q1, miss_q2, miss_end;
+	bool queued_ok = resolve(queued[0], miss_q1) || resolve(queued[1], miss_q2);
+	bool end_ok = resolve(end, miss_end);
+	if (!queued_ok || !end_ok) {
+		plan.kprobes.clear();
+		plan.unavailable = why + (queued_ok ? "" : miss_q1 + "; " + miss_q2) +
+				   (queued_ok || end_ok ? "" : "; ") + (end_ok ? "" : miss_end);
+		return plan;
+	}
+	plan.source = "kprobes";
+	plan.events = base;
+	return plan;
+}
+
 std::string breakdown_unavailable_reason(const std::string &transport)
 {
 	if (transport == "native")
@@ -267,10 +405,10 @@ std::string breakdown_unavailable_reason(const std::string &transport)
 	std::string root = tracefs_root(why);
 	if (root.empty())
 		return why;
-	std::string missing = missing_events(root, breakdown_events(transport));
-	if (!missing.empty())
-		return "tracepoints missing under " + root + "/events: " + missing;
-	return "";
+	if (missing_events(root, breakdown_events(transport)).empty())
+		return "";
+	return plan_breakdown(root, transport, transport == "fuse" ? slurp("/proc/kallsyms") : "", this_kernel_release())
+		.unavailable;
 }
 
 BreakdownResult run_breakdown(const BreakdownParams &p)
@@ -282,7 +420,16 @@ BreakdownResult run_breakdown(const BreakdownParams &p)
 		out.error = why;
 		return out;
 	}
+	remove_stale_tracing(root);
+	bool kallsyms_needed = p.transport == "fuse" && !missing_events(root, breakdown_events(p.transport)).empty();
+	BreakdownPlan plan = plan_breakdown(root, p.transport, kallsyms_needed ? slurp("/proc/kallsyms") : "",
+					    this_kernel_release());
+	if (!plan.unavailable.empty()) {
+		out.error = plan.unavailable;
+		return out;
+	}
 	std::string trace_text, raw_text;
+	std::vector<std::string> events = plan.events, kprobe_defs;
 	int caller = -1;
 	std::string error;
 	std::thread worker([&] {
@@ -305,7 +452,15 @@ BreakdownResult run_breakdown(const BreakdownParams &p)
 			// About 40 events (2 KiB) per creat() + close() on FUSE; twice
 			// that per CPU, since one CPU may hold them all.
 			size_t kb = std::max<size_t>(4096, static_cast<size_t>(p.calls) * 4);
-			TraceSession session(root, breakdown_events(p.transport), kb);
+			// Declared before the session: removed after it is gone.
+			std::unique_ptr<KprobeGroup> kprobes;
+			if (!plan.kprobes.empty()) {
+				kprobes = std::make_unique<KprobeGroup>(root, plan.kprobes);
+				kprobe_defs = kprobes->definitions();
+				for (const std::string &e : kprobes->events())
+					events.push_back(e);
+			}
+			TraceSession session(root, events, kb);
 			std::vector<pid_t> pids = {caller};
 			if (p.daemon_pid > 0)
 				for (pid_t t : threads_of(p.daemon_pid))
@@ -327,9 +482,25 @@ BreakdownResult run_breakdown(const BreakdownParams &p)
 		}
 	});
 	worker.join();
+	auto how_measured = [&](BreakdownResult &r) {
+		r.source = plan.source;
+		r.events = events;
+		r.kprobes = kprobe_defs;
+		if (p.transport == "rfuse")
+			r.matching = kRfuseMatching;
+		else
+			r.matching = plan.source == "kprobes" ? kKprobeMatching : kTracepointMatching;
+	};
 	if (!error.empty()) {
 		out.error = error;
+		how_measured(out);
 		return out;
+	}
+	// RFUSE_BENCH_TRACE_DUMP=DIR keeps the trace text (for test data, debugging).
+	if (const char *dump = std::getenv("RFUSE_BENCH_TRACE_DUMP"); dump != nullptr && *dump) {
+		std::string base = std::string(dump) + "/trace-creat-" + p.transport + "-" + std::to_string(getpid());
+		std::ofstream(base + ".txt") << trace_text;
+		std::ofstream(base + ".raw.txt") << raw_text;
 	}
 	try {
 		ParsedTrace parsed = parse_trace(trace_text, raw_text);
@@ -346,6 +517,7 @@ BreakdownResult run_breakdown(const BreakdownParams &p)
 	} catch (const std::exception &e) {
 		out.error = std::string("parsing the trace: ") + e.what();
 	}
+	how_measured(out);
 	return out;
 }
 
@@ -397,7 +569,11 @@ json breakdown_raw(const BreakdownResult &r)
 		{"trace_events", r.trace_events},
 		{"lost_events", r.lost_events},
 		{"ns_timestamps", r.ns_timestamps},
-		{"setup_s", r.setup_s}};
+		{"setup_s", r.setup_s},
+		{"source", r.source},
+		{"events", r.events},
+		{"kprobes", r.kprobes},
+		{"matching", r.matching}};
 }
 
 } // namespace bench

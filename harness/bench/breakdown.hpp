@@ -7,6 +7,16 @@
 //                        (raw_syscalls:sys_exit; ret = the request's length)
 //   daemon replied       that thread's write()/writev() of the reply enters
 //   reply seen by kernel fuse:fuse_request_end | rfuse:rfuse_req_completed
+// Kernels before the fuse tracepoints (Linux 6.1 of the VM rig) get kprobe
+// events on fuse.ko in their place (see plan_breakdown): at the entry of
+// queue_request_and_unlock (else request_wait_answer) and of
+// fuse_request_end, each fetching the struct fuse_req address, which pairs
+// a request's end with its queueing (no unique, no length: their offsets in
+// struct fuse_req are not stable across kernels). The pick-up and the reply
+// are then the replying daemon thread's last device read() exit (its
+// splice() when libfuse splices the request into a pipe and reads that) and
+// write() entry before the request's end (a libfuse thread reads one
+// request, answers it, reads the next).
 //   caller woken         sched:sched_switch to the caller (or the reply time,
 //                        when the caller had not gone to sleep yet)
 //   syscall return       raw_syscalls:sys_exit of the caller
@@ -60,6 +70,10 @@ struct BreakdownResult {
 	long long trace_events = 0, lost_events = 0;
 	bool ns_timestamps = false;
 	double setup_s = 0;
+	std::string source;               // "tracepoints" or "kprobes"
+	std::vector<std::string> events;  // the events traced ("system/event")
+	std::vector<std::string> kprobes; // kprobe_events definitions, when source = kprobes
+	std::string matching;             // how a request's events are paired
 };
 
 // The breakdown of the calls of task `caller` whose syscall number is in
@@ -73,6 +87,25 @@ std::set<long long> creat_syscalls();
 
 // The tracepoints a transport's breakdown needs ("system/event").
 std::vector<std::string> breakdown_events(const std::string &transport);
+
+// How a transport's breakdown is traced on this kernel.
+struct BreakdownPlan {
+	std::string source;               // "tracepoints" or "kprobes"
+	std::vector<std::string> events;  // tracepoints to enable (kprobe events come on top)
+	std::vector<KprobeDef> kprobes;   // to define first (source = kprobes)
+	std::string unavailable;          // "" = can trace, else why not
+};
+
+// The kprobe event names standing in for fuse_request_send/_end.
+extern const char *const kKprobeQueued;
+extern const char *const kKprobeEnd;
+
+// The tracepoints when `root` has them; for classic FUSE without them,
+// kprobe events on the fuse functions found in `kallsyms` (the text of
+// /proc/kallsyms) when `root` has kprobe_events and the kernel `release`
+// (uname -r) is 5.4 or later (the probed functions' signatures).
+BreakdownPlan plan_breakdown(const std::string &root, const std::string &transport, const std::string &kallsyms,
+			     const std::string &release);
 
 // "" when a breakdown of `transport` can be traced here, else why not.
 std::string breakdown_unavailable_reason(const std::string &transport);

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <sys/mount.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -106,6 +107,8 @@ bool parse_line(const std::string &line, TraceEvent &ev)
 							ev.opcode = to_ll(val);
 						else if (key == "error")
 							ev.error = to_ll(val);
+						else if (key == "req")
+							ev.req = std::strtoull(val.c_str(), nullptr, 0);
 					} else if (has_next) {
 						if (t == "NR")
 							ev.id = to_ll(f[i + 1]);
@@ -304,6 +307,136 @@ void TraceSession::read(std::string &trace, std::string &raw)
 	write("options/raw", "1");
 	raw = read_file(dir_ + "/trace");
 	write("options/raw", "0");
+}
+
+namespace {
+
+// Appends to a tracefs control file: kprobe_events opened with O_TRUNC
+// would drop every kprobe event on the system, not only ours.
+int append_control(const std::string &path, const std::string &line)
+{
+	int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	ssize_t n = ::write(fd, line.data(), line.size());
+	int err = n == static_cast<ssize_t>(line.size()) ? 0 : (n < 0 ? errno : EIO);
+	close(fd);
+	return err;
+}
+
+// The pid in "<prefix><pid><sep>...", or -1.
+pid_t pid_after(const std::string &name, const std::string &prefix, char sep)
+{
+	if (name.compare(0, prefix.size(), prefix) != 0)
+		return -1;
+	size_t end = name.find(sep, prefix.size());
+	if (end == std::string::npos || !all_digits(name, prefix.size(), end))
+		return -1;
+	return static_cast<pid_t>(to_ll(name.substr(prefix.size(), end - prefix.size())));
+}
+
+bool process_gone(pid_t pid)
+{
+	return pid > 0 && kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+} // namespace
+
+std::string kprobe_line(const std::string &group, const KprobeDef &def)
+{
+	std::string line = "p:" + group + "/" + def.event + " " + def.symbol;
+	if (!def.fetch.empty())
+		line += " " + def.fetch;
+	return line;
+}
+
+KprobeGroup::KprobeGroup(const std::string &root, const std::vector<KprobeDef> &defs) : root_(root)
+{
+	static std::atomic<int> counter{0};
+	group_ = "rfuse_bench_" + std::to_string(getpid()) + "_" + std::to_string(counter++);
+	for (const KprobeDef &d : defs) {
+		std::string line = kprobe_line(group_, d);
+		if (int err = append_control(root_ + "/kprobe_events", line + "\n")) {
+			remove_all();
+			throw std::runtime_error("defining kprobe event '" + line + "' in " + root_ +
+						 "/kprobe_events: " + std::strerror(err));
+		}
+		names_.push_back(d.event);
+		lines_.push_back(line);
+	}
+}
+
+KprobeGroup::~KprobeGroup()
+{
+	remove_all();
+}
+
+void KprobeGroup::remove_all()
+{
+	for (const std::string &name : names_) {
+		std::string line = "-:" + group_ + "/" + name + "\n";
+		// EBUSY while an instance that enabled it is still being torn down.
+		for (int tries = 0; tries < 50 && append_control(root_ + "/kprobe_events", line) == EBUSY; ++tries)
+			usleep(10000);
+	}
+	names_.clear();
+}
+
+std::vector<std::string> KprobeGroup::events() const
+{
+	std::vector<std::string> out;
+	for (const std::string &name : names_)
+		out.push_back(group_ + "/" + name);
+	return out;
+}
+
+void remove_stale_tracing(const std::string &root)
+{
+	std::error_code ec;
+	for (const auto &e : stdfs::directory_iterator(root + "/instances", ec)) {
+		std::string name = e.path().filename().string();
+		if (process_gone(pid_after(name, "rfuse-bench-", '-')))
+			rmdir(e.path().c_str()); // disables its events
+	}
+	std::string defs;
+	try {
+		defs = read_file(root + "/kprobe_events");
+	} catch (const std::exception &) {
+		return; // no kprobe events on this kernel
+	}
+	// Lines read "p:GROUP/EVENT SYMBOL ARGS".
+	std::istringstream in(defs);
+	std::string line;
+	while (std::getline(in, line)) {
+		size_t colon = line.find(':'), space = line.find(' ');
+		if (colon == std::string::npos || space == std::string::npos || space < colon)
+			continue;
+		std::string event = line.substr(colon + 1, space - colon - 1);
+		if (process_gone(pid_after(event, "rfuse_bench_", '_')))
+			append_control(root + "/kprobe_events", "-:" + event + "\n");
+	}
+}
+
+bool find_kallsyms(const std::string &kallsyms, const std::string &symbol, std::string &module, std::string &why)
+{
+	// Lines read "ADDRESS TYPE NAME" or "ADDRESS TYPE NAME\t[MODULE]".
+	int found = 0;
+	std::istringstream in(kallsyms);
+	std::string line;
+	while (std::getline(in, line)) {
+		std::vector<std::string> f = split_ws(line);
+		if (f.size() < 3 || f[2] != symbol || (f[1] != "t" && f[1] != "T"))
+			continue;
+		++found;
+		module.clear();
+		if (f.size() > 3 && f[3].size() > 2 && f[3].front() == '[' && f[3].back() == ']')
+			module = f[3].substr(1, f[3].size() - 2);
+	}
+	if (found == 1)
+		return true;
+	why = found == 0 ? symbol + " is not in /proc/kallsyms (inlined, or the module is not loaded)"
+			 : symbol + " is in /proc/kallsyms " + std::to_string(found) + " times";
+	return false;
 }
 
 std::vector<pid_t> threads_of(pid_t pid)

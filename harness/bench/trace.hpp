@@ -26,6 +26,7 @@ struct TraceEvent {
 	long long unique = -1, len = -1, opcode = -1, error = -1; // fuse_request_*, rfuse_req_*
 	long long prev_pid = -1, next_pid = -1, prev_state = -1;  // sched_switch (prev_state: 0 = runnable)
 	long long wakee = -1;              // sched_wakeup*: the task woken
+	uint64_t req = 0;                  // kprobe events: "req=0x..." (a struct fuse_req address)
 };
 
 struct ParsedTrace {
@@ -68,6 +69,48 @@ private:
 	std::string dir_;
 	std::vector<std::string> events_;
 };
+
+// A kprobe event to define where a kernel lacks a tracepoint.
+struct KprobeDef {
+	std::string event;  // name inside the group
+	std::string symbol; // "fuse:queue_request_and_unlock" (MOD:SYM for a module symbol)
+	std::string fetch;  // fetch args, "req=$arg2:x64"
+};
+
+// Kprobe events in tracefs kprobe_events, in a group of their own
+// (rfuse_bench_<pid>_<n>: concurrent runs never touch each other's); removed
+// in the destructor, which must run after every instance that enabled them
+// is gone (an enabled event cannot be removed).
+class KprobeGroup {
+public:
+	// Throws std::runtime_error (what the kernel refused) and defines none.
+	KprobeGroup(const std::string &root, const std::vector<KprobeDef> &defs);
+	~KprobeGroup();
+	KprobeGroup(const KprobeGroup &) = delete;
+	KprobeGroup &operator=(const KprobeGroup &) = delete;
+
+	std::vector<std::string> events() const;             // "group/event"
+	const std::vector<std::string> &definitions() const { return lines_; } // as written
+	const std::string &group() const { return group_; }
+
+private:
+	void remove_all();
+	std::string root_, group_;
+	std::vector<std::string> names_, lines_;
+};
+
+// The kprobe_events definition line of `def` in `group`.
+std::string kprobe_line(const std::string &group, const KprobeDef &def);
+
+// Removes what a run killed outright (SIGKILL, a second Ctrl-C) left behind:
+// instances rfuse-bench-<pid>-N and kprobe groups rfuse_bench_<pid>_N whose
+// process is gone.
+void remove_stale_tracing(const std::string &root);
+
+// Looks up a function in /proc/kallsyms text: true when exactly one text
+// symbol has that name, with `module` its module ("" for the kernel image);
+// else false and `why`.
+bool find_kallsyms(const std::string &kallsyms, const std::string &symbol, std::string &module, std::string &why);
 
 // The threads of process `pid` (from /proc/pid/task).
 std::vector<pid_t> threads_of(pid_t pid);
