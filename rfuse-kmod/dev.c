@@ -4,22 +4,41 @@
  * unbound, bound by mount(2) (fd=N), then gives the ring layout
  * (RFUSE_IOC_GET_INFO), the ring memory (mmap), a place to sleep
  * (RFUSE_IOC_WAIT) and the completion call (RFUSE_IOC_COMPLETE).
+ * write() carries FUSE notifications (unique 0) only: replies travel through
+ * the rings.
  * Closing the last reference aborts the connection: every waiting and
  * future request fails, as when a /dev/fuse daemon dies.
  */
+#include <linux/anon_inodes.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/uio.h>
 #include <linux/vmalloc.h>
 
 #include "rfuse_i.h"
 
 struct rfuse_file {
-	/* both set once by rfuse_dev_bind(), each holding a reference */
+	/* all set once by rfuse_dev_bind(), each holding a reference */
 	struct rfuse_chan *chan;
 	struct fuse_conn *fc;
+	/*
+	 * Notifications are handed to fuse.ko's own /dev/fuse write (its
+	 * parser is static; the file_operations are exported), which takes
+	 * the fuse_dev from file->private_data: notify_file is an internal
+	 * file whose private_data is notify_fud, a fuse_dev of this
+	 * connection that carries no requests. Both live as long as this
+	 * file, so a write cannot outlive them, even after unmount.
+	 */
+	struct fuse_dev *notify_fud;
+	struct file *notify_file;
+};
+
+/* never installed in an fd table: the VFS calls nothing of it */
+static const struct file_operations rfuse_notify_fops = {
+	.owner		= THIS_MODULE,
 };
 
 static DEFINE_MUTEX(rfuse_bind_mutex);
@@ -39,16 +58,32 @@ int rfuse_dev_bind(struct file *file, struct rfuse_chan *chan,
 		   struct fuse_conn *fc)
 {
 	struct rfuse_file *rf = file->private_data;
+	struct fuse_dev *fud;
+	struct file *nf;
 	int err = -EBUSY;
 
 	mutex_lock(&rfuse_bind_mutex);
-	if (!rf->chan) {
-		kref_get(&chan->ref);
-		rf->fc = fuse_conn_get(fc);
-		/* fc before chan: readers test chan with acquire */
-		smp_store_release(&rf->chan, chan);
-		err = 0;
+	if (rf->chan)
+		goto out;
+	err = -ENOMEM;
+	fud = fuse_dev_alloc_install(fc);
+	if (!fud)
+		goto out;
+	nf = anon_inode_getfile("[rfuse-notify]", &rfuse_notify_fops, fud,
+				O_WRONLY);
+	if (IS_ERR(nf)) {
+		err = PTR_ERR(nf);
+		fuse_dev_free(fud);
+		goto out;
 	}
+	rf->notify_fud = fud;
+	rf->notify_file = nf;
+	kref_get(&chan->ref);
+	rf->fc = fuse_conn_get(fc);
+	/* the rest before chan: readers test chan with acquire */
+	smp_store_release(&rf->chan, chan);
+	err = 0;
+out:
 	mutex_unlock(&rfuse_bind_mutex);
 	return err;
 }
@@ -67,6 +102,9 @@ static int rfuse_dev_release(struct inode *inode, struct file *file)
 
 	if (rf->chan) {
 		fuse_abort_conn(rf->fc);
+		/* no write is in flight: it would hold this file */
+		fput(rf->notify_file);
+		fuse_dev_free(rf->notify_fud);
 		fuse_conn_put(rf->fc);
 		rfuse_chan_put(rf->chan);
 	}
@@ -89,6 +127,33 @@ static int rfuse_dev_mmap(struct file *file, struct vm_area_struct *vma)
 	if (vma->vm_end - vma->vm_start > chan->info.ring_bytes)
 		return -EINVAL;
 	return remap_vmalloc_range(vma, chan->rings[ring_id].shm, 0);
+}
+
+/*
+ * A FUSE notification from the daemon (struct fuse_out_header with unique
+ * 0 and the notify code in error, then its argument), e.g. from
+ * fuse_lowlevel_notify_inval_inode(). fuse.ko checks and applies it, and
+ * fails a malformed one with EINVAL. FUSE_NOTIFY_RETRIEVE's answer, a
+ * FUSE_NOTIFY_REPLY request, then comes through the rings.
+ */
+static ssize_t rfuse_dev_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct rfuse_file *rf = iocb->ki_filp->private_data;
+	struct iov_iter peek = *from;
+	struct fuse_out_header oh;
+	struct kiocb notify_iocb;
+
+	if (!rfuse_file_chan(iocb->ki_filp))
+		return -ENODEV;
+	if (iov_iter_count(from) < sizeof(oh))
+		return -EINVAL;
+	if (copy_from_iter(&oh, sizeof(oh), &peek) != sizeof(oh))
+		return -EFAULT;
+	/* replies go into ring slots, never through write() */
+	if (oh.unique)
+		return -EINVAL;
+	init_sync_kiocb(&notify_iocb, rf->notify_file);
+	return fuse_dev_operations.write_iter(&notify_iocb, from);
 }
 
 static long rfuse_dev_ioctl(struct file *file, unsigned int cmd,
@@ -131,6 +196,7 @@ const struct file_operations rfuse_dev_fops = {
 	.owner		= THIS_MODULE,
 	.open		= rfuse_dev_open,
 	.release	= rfuse_dev_release,
+	.write_iter	= rfuse_dev_write_iter,
 	.mmap		= rfuse_dev_mmap,
 	.unlocked_ioctl	= rfuse_dev_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,

@@ -659,8 +659,12 @@ static void rfuse_dispatch_and_unlock(struct rfuse_chan *chan,
 		rfuse_req_sizes(req, &in_len, &out_cap);
 		need_arg = rfuse_plan(chan, in_len, out_cap, &in_rel, &out_rel,
 				      &in_inline, &out_inline);
-		if (need_arg < 0 || !test_bit(FR_ISREPLY, &req->flags)) {
-			/* too large for any slot, or a reply-less notify reply */
+		/*
+		 * A FUSE_NOTIFY_REPLY (FR_ISREPLY clear) takes a slot too: the
+		 * daemon ends it with a bare header, as if it had a reply.
+		 */
+		if (need_arg < 0) {
+			/* too large for any slot */
 			list_del_init(&req->list);
 			clear_bit(FR_PENDING, &req->flags);
 			rfuse_defer_end(chan, req, -EIO);

@@ -10,6 +10,9 @@
 // caller already went to sleep does the reply cost a syscall
 // (RFUSE_IOC_COMPLETE). Forgets and interrupts arrive on their own rings and
 // are handed to libfuse as FUSE_BATCH_FORGET / FUSE_INTERRUPT requests.
+// Notifications (unique 0: fuse_lowlevel_notify_*) are written to the
+// /dev/rfuse fd, where rfuse.ko hands them to fuse.ko; the FUSE_NOTIFY_REPLY
+// a retrieve brings arrives in a slot like any request.
 #include "rfuse/rfuse_transport.hpp"
 
 #include "librfuse_internal.hpp"
@@ -281,14 +284,26 @@ public:
 		}
 		const auto *oh = static_cast<const fuse_out_header *>(iov[0].iov_base);
 		const std::uint64_t unique = oh->unique;
+		// A notification: rfuse.ko applies it (or fails it with the errno
+		// libfuse passes on as -errno from fuse_lowlevel_notify_*()).
+		if (unique == 0)
+			return ::writev(fd_, iov, count);
 		SlotRef ref {};
 		if (!map_.take(unique, &ref)) {
-			// A notification (unique 0): not carried by RFUSE. Anything
-			// else is the answer to an interrupt or an ended request:
-			// ENOENT is what libfuse expects for those and keeps quiet.
-			errno = unique == 0 ? ENOSYS : ENOENT;
+			// The answer to an interrupt or an ended request: ENOENT is
+			// what libfuse expects for those and keeps quiet.
+			errno = ENOENT;
 			return -1;
 		}
+		fill_slot(ref, unique, iov, count, total);
+		return ssize_t(total);
+	}
+
+private:
+	// Copies a reply into its slot and raises the slot's done flag.
+	void fill_slot(const SlotRef &ref, std::uint64_t unique, const struct iovec *iov, int count,
+		       std::size_t total)
+	{
 		const abi::RingView &ring = rings_[ref.ring];
 		std::uint8_t *dst = ring.base + ref.out_off;
 		if (total > ref.out_cap) {
@@ -311,10 +326,8 @@ public:
 			// EINVAL: the caller completed it inline after all.
 			ioctl(fd_, RFUSE_IOC_COMPLETE, &c);
 		}
-		return ssize_t(total);
 	}
 
-private:
 	int fail_mount()
 	{
 		release_channel();
@@ -432,12 +445,26 @@ private:
 		if (!ring.contains(in_off, in_len) || !ring.contains(out_off, out_cap) ||
 		    in_len < sizeof(fuse_in_header) || out_cap < sizeof(fuse_out_header))
 			return;
-		map_.insert(unique, SlotRef {r, slot_id, out_off, out_cap});
+		const SlotRef ref {r, slot_id, out_off, out_cap};
 		fuse_buf buf {};
 		buf.mem = ring.base + in_off;
 		buf.size = in_len;
 		served_[r].fetch_add(1, std::memory_order_relaxed);
+		const std::uint32_t opcode = reinterpret_cast<const fuse_in_header *>(buf.mem)->opcode;
+		if (opcode != FUSE_NOTIFY_REPLY) {
+			map_.insert(unique, ref);
+			process(se, buf);
+			return;
+		}
+		// The answer to a retrieve: its unique is the daemon's notify
+		// counter (it may equal a request's, so it stays out of map_),
+		// and libfuse never replies to it (retrieve_reply ends in
+		// fuse_reply_none()). The slot must come back all the same: end
+		// it with a bare header, which is what rfuse.ko expects.
 		process(se, buf);
+		fuse_out_header oh {sizeof(fuse_out_header), 0, unique};
+		struct iovec iov {&oh, sizeof(oh)};
+		fill_slot(ref, unique, &iov, 1, sizeof(oh));
 	}
 
 	// Forgets, batched into one FUSE_BATCH_FORGET request per call.

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <random>
 #include <sched.h>
 #include <set>
@@ -611,5 +612,220 @@ TEST_F(Rfuse, MaliciousDaemonGetsEioAndKernelSurvives)
 	EXPECT_TRUE(wait_counter("channels", [](long v) { return v == 0; }));
 	rmdir(mnt.c_str());
 }
+
+// ---- notifications (fuse_lowlevel_notify_*) ----
+// rfuse_notifyfs lets the kernel cache everything for a day and changes its
+// file behind the kernel's back on command (a write to its ctl file, which
+// fails with the errno the notification got). Each test also runs over
+// classic FUSE (librfuse's fuse transport) as the reference.
+
+class Notify : public ::testing::TestWithParam<const char *> {
+protected:
+	void SetUp() override
+	{
+		if (rfuse()) {
+			ASSERT_EQ(access("/dev/rfuse", F_OK), 0) << "rfuse.ko is not loaded (run through run_rfuse_test.sh)";
+		}
+		mnt_ = make_dir("notify");
+		harness::DaemonSpec s = spec("rfuse_notifyfs", mnt_);
+		s.env["RFUSE_TRANSPORT"] = GetParam();
+		fs_ = std::make_unique<harness::MountedFs>(s);
+	}
+	void TearDown() override
+	{
+		if (fs_) {
+			EXPECT_EQ(fs_->stop(), 0) << fs_->log_tail();
+			fs_.reset();
+		}
+		if (rfuse()) {
+			EXPECT_TRUE(wait_counter("slots_in_use", [](long v) { return v == 0; }));
+			EXPECT_TRUE(wait_counter("channels", [](long v) { return v == 0; }));
+		}
+		rmdir(mnt_.c_str());
+	}
+	static bool rfuse() { return std::strcmp(GetParam(), "rfuse") == 0; }
+	std::string path(const std::string &name) const { return mnt_ + "/" + name; }
+	// Runs one command of the daemon's; 0 or the errno it answered.
+	int ctl(const std::string &cmd) const
+	{
+		int fd = open(path("ctl").c_str(), O_WRONLY);
+		if (fd < 0)
+			return -errno;
+		int err = write(fd, cmd.data(), cmd.size()) == ssize_t(cmd.size()) ? 0 : errno;
+		close(fd);
+		return err;
+	}
+	// st_size, or -errno
+	long size_of(const std::string &name) const
+	{
+		struct stat st {};
+		return stat(path(name).c_str(), &st) == 0 ? long(st.st_size) : -errno;
+	}
+
+	std::string mnt_;
+	std::unique_ptr<harness::MountedFs> fs_;
+};
+
+TEST_P(Notify, InvalInodeShowsNewSizeAndContents)
+{
+	const std::string first = "first contents", second = "second, longer contents";
+	EXPECT_EQ(read_file(path("file")), first);
+	EXPECT_EQ(size_of("file"), long(first.size()));
+	ASSERT_EQ(ctl("set " + second), 0);
+	// cached: attributes and pages stay as they were
+	EXPECT_EQ(size_of("file"), long(first.size()));
+	EXPECT_EQ(read_file(path("file")), first);
+	ASSERT_EQ(ctl("inval_inode 0 0"), 0);
+	EXPECT_EQ(size_of("file"), long(second.size()));
+	EXPECT_EQ(read_file(path("file")), second);
+}
+
+TEST_P(Notify, InvalEntryShowsRename)
+{
+	struct stat st {};
+	ASSERT_EQ(size_of("file"), 14);
+	ASSERT_EQ(size_of("moved"), -ENOENT); // a cached negative entry
+	ASSERT_EQ(ctl("rename moved"), 0);
+	EXPECT_EQ(size_of("file"), 14);
+	EXPECT_EQ(size_of("moved"), -ENOENT);
+	EXPECT_EQ(ctl("inval_entry file"), 0);
+	EXPECT_EQ(ctl("inval_entry moved"), 0);
+	EXPECT_EQ(size_of("file"), -ENOENT);
+	ASSERT_EQ(stat(path("moved").c_str(), &st), 0) << std::strerror(errno);
+	EXPECT_EQ(st.st_ino, 2U);
+	// a name the kernel has not cached: fuse.ko's ENOENT reaches the daemon
+	EXPECT_EQ(ctl("inval_entry never-looked-up"), ENOENT);
+}
+
+TEST_P(Notify, DeleteDropsEntryOfOpenFile)
+{
+	int fd = open(path("file").c_str(), O_RDONLY);
+	ASSERT_GE(fd, 0) << std::strerror(errno);
+	// not the entry's inode: refused (the entry is dropped all the same,
+	// and looked up again)
+	EXPECT_EQ(ctl("delete file 3"), ENOENT);
+	EXPECT_EQ(size_of("file"), 14);
+	ASSERT_EQ(ctl("unlink"), 0);
+	EXPECT_EQ(size_of("file"), 14); // cached
+	EXPECT_EQ(ctl("delete file 2"), 0);
+	EXPECT_EQ(size_of("file"), -ENOENT);
+	struct stat st {};
+	ASSERT_EQ(fstat(fd, &st), 0) << std::strerror(errno);
+	EXPECT_EQ(st.st_nlink, 0U);
+	close(fd);
+}
+
+TEST_P(Notify, StoreFillsCacheAndRetrieveReadsIt)
+{
+	// The daemon's contents differ from everything it stores, so what is
+	// read back comes from the notification.
+	EXPECT_EQ(read_file(path("file")), "first contents");
+	ASSERT_EQ(ctl("store 0 STORED"), 0);
+	EXPECT_EQ(size_of("file"), 14);
+	EXPECT_EQ(read_file(path("file")), "STOREDcontents");
+	// past the end: the size grows, and fuse asks for it again (so the
+	// daemon must agree on it), the pages stay
+	ASSERT_EQ(ctl("set first contents+XXXX"), 0);
+	ASSERT_EQ(ctl("store 14 +tail"), 0);
+	const std::string stored = "STOREDcontents+tail";
+	EXPECT_EQ(size_of("file"), long(stored.size()));
+	EXPECT_EQ(read_file(path("file")), stored);
+	// the kernel sends the cached pages back as a FUSE_NOTIFY_REPLY request
+	ASSERT_EQ(ctl("retrieve 0 " + std::to_string(stored.size())), 0);
+	std::string got;
+	auto end = Clock::now() + 20s;
+	while ((got = read_file(path("retrieved"))).empty() && Clock::now() < end)
+		std::this_thread::sleep_for(10ms);
+	EXPECT_EQ(got, stored);
+	ASSERT_EQ(ctl("inval_inode 0 0"), 0);
+	EXPECT_EQ(read_file(path("file")), "first contents+XXXX");
+}
+
+// Sizes that need argument slots (RFUSE) both ways: a 60000-byte store and
+// the FUSE_NOTIFY_REPLY that brings it back.
+TEST_P(Notify, LargeStoreAndRetrieve)
+{
+	const std::size_t size = 60000;
+	ASSERT_EQ(size_of("file"), 14); // the kernel knows the inode now
+	ASSERT_EQ(ctl("set " + std::string(size, 'd')), 0);
+	ASSERT_EQ(ctl("inval_inode 0 0"), 0);
+	ASSERT_EQ(size_of("file"), long(size));
+	std::string data(size, '\0');
+	for (std::size_t i = 0; i < size; i++)
+		data[i] = char('a' + i % 26);
+	ASSERT_EQ(ctl("store 0 " + data), 0);
+	EXPECT_EQ(read_file(path("file")), data);
+	ASSERT_EQ(ctl("retrieve 0 " + std::to_string(size)), 0);
+	std::string got;
+	auto end = Clock::now() + 20s;
+	while ((got = read_file(path("retrieved"))).empty() && Clock::now() < end)
+		std::this_thread::sleep_for(10ms);
+	EXPECT_EQ(got.size(), size);
+	EXPECT_TRUE(got == data);
+}
+
+TEST_P(Notify, BadNotificationsFailAndMountSurvives)
+{
+	EXPECT_EQ(read_file(path("file")), "first contents");
+	EXPECT_EQ(ctl("raw code"), EINVAL);
+	EXPECT_EQ(ctl("raw arglen"), EINVAL);
+	EXPECT_EQ(ctl("raw len"), EINVAL);
+	EXPECT_EQ(ctl("raw short"), EINVAL);
+	// a reply (RFUSE takes none by write())
+	EXPECT_EQ(ctl("raw unique"), EINVAL);
+	EXPECT_EQ(ctl("noent"), ENOENT);
+	EXPECT_EQ(ctl("inval_inode 0 0"), 0);
+	EXPECT_EQ(read_file(path("file")), "first contents");
+	EXPECT_EQ(size_of("file"), 14);
+	if (rfuse()) {
+		// an fd no mount uses carries nothing
+		int fd = open("/dev/rfuse", O_RDWR);
+		ASSERT_GE(fd, 0) << std::strerror(errno);
+		fuse_out_header oh {sizeof(oh), FUSE_NOTIFY_INVAL_INODE, 0};
+		EXPECT_EQ(write(fd, &oh, sizeof(oh)), -1);
+		EXPECT_EQ(errno, ENODEV);
+		close(fd);
+	}
+}
+
+// After unmount, the daemon's fd outlives the mount: notifications written
+// to it find no inode (ENOENT) and touch nothing that went with the mount.
+TEST_F(Rfuse, NotificationAfterUnmountFailsCleanly)
+{
+	std::string mnt = make_dir("late");
+	int fd = open("/dev/rfuse", O_RDWR);
+	ASSERT_GE(fd, 0) << std::strerror(errno);
+	std::string opts = "fd=" + std::to_string(fd) + ",rootmode=40000,user_id=0,group_id=0";
+	ASSERT_EQ(::mount("late", mnt.c_str(), "rfuse", 0, opts.c_str()), 0) << std::strerror(errno);
+	struct {
+		fuse_out_header oh;
+		fuse_notify_inval_inode_out arg;
+	} inval {};
+	inval.oh = {sizeof(inval), FUSE_NOTIFY_INVAL_INODE, 0};
+	inval.arg.ino = FUSE_ROOT_ID;
+	struct {
+		fuse_out_header oh;
+		fuse_notify_retrieve_out arg;
+	} retrieve {};
+	retrieve.oh = {sizeof(retrieve), FUSE_NOTIFY_RETRIEVE, 0};
+	retrieve.arg = {1, FUSE_ROOT_ID, 0, 4096, 0};
+	// mounted (INIT never answered): the root inode is there
+	EXPECT_EQ(write(fd, &inval, sizeof(inval)), ssize_t(sizeof(inval))) << std::strerror(errno);
+	int unmounted = umount2(mnt.c_str(), 0);
+	EXPECT_EQ(unmounted, 0) << std::strerror(errno);
+	if (unmounted != 0)
+		umount2(mnt.c_str(), MNT_DETACH);
+	EXPECT_EQ(write(fd, &inval, sizeof(inval)), -1);
+	EXPECT_EQ(errno, ENOENT);
+	EXPECT_EQ(write(fd, &retrieve, sizeof(retrieve)), -1);
+	EXPECT_EQ(errno, ENOENT);
+	close(fd);
+	EXPECT_TRUE(wait_counter("slots_in_use", [](long v) { return v == 0; }));
+	EXPECT_TRUE(wait_counter("channels", [](long v) { return v == 0; }));
+	rmdir(mnt.c_str());
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, Notify, ::testing::Values("rfuse", "fuse"),
+			 [](const ::testing::TestParamInfo<const char *> &i) { return std::string(i.param); });
 
 } // namespace

@@ -52,6 +52,17 @@
  * is malformed: wrong unique, error outside -511..0, an error with a
  * payload, or a length other than what the request allows.
  *
+ * Notifications (FUSE_NOTIFY_*: struct fuse_out_header with unique 0 and
+ * the code in error, then the argument, as on /dev/fuse) are write()n to
+ * the bound /dev/rfuse fd; fuse.ko applies them, and its errors (EINVAL for
+ * a malformed one, ENOENT for an unknown inode or entry) are write()'s.
+ * write() takes nothing else: a non-zero unique fails with EINVAL (replies
+ * go into slots), an fd no mount has bound fails with ENODEV. The
+ * FUSE_NOTIFY_REPLY request that answers FUSE_NOTIFY_RETRIEVE arrives in a
+ * slot like any request, with the daemon's notify_unique; it has no reply
+ * in FUSE, but here the daemon must still end it with a bare struct
+ * fuse_out_header (error 0) to give the slot back.
+ *
  * Closing the /dev/rfuse fd aborts the connection (ENOTCONN for new
  * requests, ECONNABORTED for those in flight), as when a /dev/fuse daemon
  * dies. Counters: /sys/class/misc/rfuse/. Tracepoints: rfuse:*.
