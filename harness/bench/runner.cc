@@ -312,12 +312,35 @@ json SuiteRun::run_fio(const Point &p, int rep, const std::string &dir, std::str
 	std::string json_path = scratch_ + "/fio-output.json";
 	auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
 		std::chrono::duration<double>(profile_.point_timeout_s));
+	// A read job lays its files out first, then the caches are dropped, so
+	// that every transport reads what it would read cold: without this the
+	// layout's writes sit in the backing filesystem's page cache, which
+	// fio's own invalidate=1 drops for native runs only (over FUSE it
+	// drops the FUSE file's pages, not the backing file's).
+	json layout;
+	if (job.find("rw=randread") != std::string::npos || job.find("rw=read\n") != std::string::npos) {
+		ProcessResult lp = run_process({"fio", "--create_only=1", "--output-format=json",
+						"--output=" + json_path, job_path},
+					       {}, timeout);
+		unlink(json_path.c_str());
+		if (lp.exit_code != 0 || lp.term_signal != 0 || lp.interrupted) {
+			error = "fio layout " + lp.describe() + ": " +
+				(lp.err.size() > 600 ? lp.err.substr(lp.err.size() - 600) : lp.err);
+			return {{"job_file", stdfs::path(job_path).lexically_relative(opts_.out_dir).string()},
+				{"job", job},
+				{"metrics", json::object()}};
+		}
+		layout = {{"create_only_first", true},
+			  {"caches_dropped_after_layout", profile_.drop_caches && drop_caches()}};
+	}
 	ProcessResult pr = run_process({"fio", "--output-format=json", "--output=" + json_path, job_path}, {}, timeout);
 	std::string out = read_text(json_path);
 	unlink(json_path.c_str());
 	json rec = {{"job_file", stdfs::path(job_path).lexically_relative(opts_.out_dir).string()},
 		    {"job", job},
 		    {"size_per_job_bytes", per_job}};
+	if (!layout.is_null())
+		rec["layout"] = layout;
 	FioResult fr = parse_fio_json(out);
 	if (pr.interrupted)
 		error = pr.timed_out ? "fio timed out" : "interrupted";

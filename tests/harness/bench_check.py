@@ -192,6 +192,13 @@ def check_run(b, spec, expects, extra):
                 fail("%s: bad summary %s" % (p["id"], s[key]))
             if p["config"]["cpus"] != rep["environment"]["cpu"]["order"][:p["config"]["threads"]]:
                 fail("%s: cpus %s do not follow the CPU order" % (p["id"], p["config"]["cpus"]))
+            if kind == "fio":
+                for r in p["repetitions"]:
+                    reads = "rw=randread" in r["job"] or "rw=read\n" in r["job"]
+                    if reads != ("layout" in r):
+                        fail("%s: a read job must lay out first (and only a read job): %s" % (p["id"], r.get("layout")))
+                    if reads and not r["layout"]["create_only_first"]:
+                        fail("%s: layout not done before the timed run" % p["id"])
             if kind == "latency":
                 check_latency_point(p)
             if kind == "breakdown":
