@@ -5,6 +5,7 @@
 // VM rig (data/trace-creat-fuse-kprobes*.txt: rfuse-bench task 160 creating
 // NullFS files, libfuse daemon threads splicing requests from /dev/fuse).
 #include "breakdown.hpp"
+#include "test_support.hpp"
 #include "trace.hpp"
 
 #include <gtest/gtest.h>
@@ -24,19 +25,16 @@ namespace stdfs = std::filesystem;
 
 std::string data(const std::string &name)
 {
-	std::ifstream in(std::string(RFUSE_TEST_DATA_DIR) + "/" + name);
-	EXPECT_TRUE(in.good()) << name;
-	std::stringstream ss;
-	ss << in.rdbuf();
-	return ss.str();
+	std::string text;
+	EXPECT_TRUE(test_support::read_file(std::string(RFUSE_TEST_DATA_DIR) + "/" + name, text)) << name;
+	return text;
 }
 
 std::string slurp(const std::string &path)
 {
-	std::ifstream in(path);
-	std::stringstream ss;
-	ss << in.rdbuf();
-	return ss.str();
+	std::string text;
+	test_support::read_file(path, text);
+	return text;
 }
 
 constexpr int kVmCaller = 160;    // in trace-creat-fuse-kprobes.txt

@@ -3,6 +3,7 @@
 // 6.18, nullfs-fuse -o entry_timeout=0,attr_timeout=0, five creat() calls
 // by task 4999 through bash's ": > file"; daemon threads 5003 and 5004).
 #include "breakdown.hpp"
+#include "test_support.hpp"
 #include "stats.hpp"
 #include "trace.hpp"
 
@@ -19,11 +20,9 @@ namespace {
 
 std::string data(const std::string &name)
 {
-	std::ifstream in(std::string(RFUSE_TEST_DATA_DIR) + "/" + name);
-	EXPECT_TRUE(in.good()) << name;
-	std::stringstream ss;
-	ss << in.rdbuf();
-	return ss.str();
+	std::string text;
+	EXPECT_TRUE(test_support::read_file(std::string(RFUSE_TEST_DATA_DIR) + "/" + name, text)) << name;
+	return text;
 }
 
 constexpr int kCaller = 4999;

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <system_error>
 
@@ -29,6 +31,17 @@ ScratchDir::~ScratchDir()
 {
 	std::error_code ec;
 	std::filesystem::remove_all(path_, ec);
+}
+
+bool read_file(const std::string &path, std::string &out)
+{
+	std::ifstream in(path, std::ios::binary);
+	if (!in)
+		return false;
+	std::stringstream ss;
+	ss << in.rdbuf();
+	out = ss.str();
+	return true;
 }
 
 } // namespace test_support

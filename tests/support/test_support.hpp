@@ -12,6 +12,9 @@ std::string binary(const std::string &name);
 
 // A fresh directory under RFUSE_TEST_ROOT (else /tmp), removed with its
 // contents on destruction. Nothing may be mounted below it by then.
+// The whole contents of `path` into `out`; false when it cannot be read.
+bool read_file(const std::string &path, std::string &out);
+
 class ScratchDir {
 public:
 	explicit ScratchDir(const std::string &prefix);
