@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 #include <linux/fuse.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -26,7 +27,9 @@
 #include <string>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <poll.h>
 #include <sys/mount.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
@@ -827,5 +830,435 @@ TEST_F(Rfuse, NotificationAfterUnmountFailsCleanly)
 
 INSTANTIATE_TEST_SUITE_P(Transports, Notify, ::testing::Values("rfuse", "fuse"),
 			 [](const ::testing::TestParamInfo<const char *> &i) { return std::string(i.param); });
+
+// ---- unmount while the daemon holds requests ----
+
+// Requests the kernel counts as waiting on a connection (fusectl's
+// "waiting": in any queue or in the daemon's hands), or -1 without fusectl.
+long fuse_waiting(const std::string &mnt)
+{
+	struct stat st {};
+	if (stat(mnt.c_str(), &st) != 0)
+		return -1;
+	// fusectl names a connection after the kernel's dev_t (major << 20 | minor)
+	unsigned long dev = (static_cast<unsigned long>(major(st.st_dev)) << 20) | minor(st.st_dev);
+	std::string path = "/sys/fs/fuse/connections/" + std::to_string(dev) + "/waiting";
+	if (access(path.c_str(), F_OK) != 0)
+		::mount("fusectl", "/sys/fs/fuse/connections", "fusectl", 0, nullptr);
+	std::ifstream in(path);
+	long v = -1;
+	in >> v;
+	return v;
+}
+
+// One caller held by the daemon: it reports its errno (0: success) and,
+// for a read, the bytes it got.
+struct HeldResult {
+	int caller = -1;
+	int err = -1;
+	char data[8] = {};
+};
+
+enum class HeldCall { Read, Statx };
+
+// Forks a caller that blocks on rfuse_testfs's "hold" file: a direct-I/O
+// read (FUSE_READ) or a forced fstatx (FUSE_GETATTR). It opens the file,
+// writes a byte to `ready_fd` and waits for one on `go_fd`, so that the
+// opens never queue behind held calls (RFUSE serves a ring with a fixed set
+// of workers: once all of them are held, later requests on that ring wait)
+// and the held call is its only request left.
+pid_t spawn_held_caller(const std::string &mnt, int caller, HeldCall call, int ready_fd, int go_fd, int report_fd)
+{
+	pid_t child = fork();
+	if (child != 0)
+		return child;
+	HeldResult r;
+	r.caller = caller;
+	int fd = open((mnt + "/hold").c_str(), O_RDONLY);
+	char ready = 1;
+	if (fd < 0 || write(ready_fd, &ready, 1) != 1 || read(go_fd, &ready, 1) != 1)
+		_exit(1);
+	if (call == HeldCall::Read) {
+		ssize_t n = read(fd, r.data, 4);
+		r.err = n < 0 ? errno : 0;
+		if (n >= 0 && n != 4)
+			r.err = -2;
+	} else {
+		struct statx stx {};
+		r.err = statx(fd, "", AT_EMPTY_PATH | AT_STATX_FORCE_SYNC, STATX_BASIC_STATS, &stx) == 0 ? 0 : errno;
+	}
+	_exit(write(report_fd, &r, sizeof(r)) == ssize_t(sizeof(r)) ? 0 : 1);
+}
+
+// Reads one report within `limit`; false when none came.
+bool read_report(int fd, HeldResult *r, std::chrono::milliseconds limit)
+{
+	pollfd p {fd, POLLIN, 0};
+	if (poll(&p, 1, static_cast<int>(limit.count())) != 1)
+		return false;
+	return read(fd, r, sizeof(*r)) == ssize_t(sizeof(*r));
+}
+
+enum class UnmountKind { Lazy, Force };
+
+class HeldUnmount : public ::testing::TestWithParam<const char *> {
+protected:
+	void SetUp() override
+	{
+		ASSERT_EQ(access("/dev/rfuse", F_OK), 0) << "rfuse.ko is not loaded (run through run_rfuse_test.sh)";
+	}
+
+	// Mounts rfuse_testfs over the transport of the parameter, holds
+	// kCallers requests (reads and statx) in the daemon, unmounts, and
+	// checks what the callers, the mount and the daemon do.
+	void run(UnmountKind kind)
+	{
+		constexpr int kCallers = 6;
+		constexpr auto kReturnBound = 5s; // a hang detector, not a timing
+		std::string mnt = make_dir(kind == UnmountKind::Lazy ? "lazy" : "force");
+		harness::DaemonSpec s = spec("rfuse_testfs", mnt);
+		s.env["RFUSE_TRANSPORT"] = GetParam();
+		harness::MountedFs fs(s);
+		long waiting_before = fuse_waiting(mnt);
+		int pipefd[2], readyfd[2], gofd[2];
+		ASSERT_EQ(pipe(pipefd), 0);
+		ASSERT_EQ(pipe(readyfd), 0);
+		ASSERT_EQ(pipe(gofd), 0);
+		std::vector<pid_t> children;
+		for (int i = 0; i < kCallers; i++) {
+			pid_t c = spawn_held_caller(mnt, i, i % 2 == 0 ? HeldCall::Read : HeldCall::Statx, readyfd[1],
+						    gofd[0], pipefd[1]);
+			ASSERT_GE(c, 0);
+			children.push_back(c);
+		}
+		close(pipefd[1]);
+		close(readyfd[1]);
+		for (int i = 0; i < kCallers; i++) {
+			char ready = 0;
+			ASSERT_EQ(read(readyfd[0], &ready, 1), 1) << "caller " << i << " could not open hold";
+		}
+		close(readyfd[0]);
+		close(gofd[0]);
+		std::string go(kCallers, 'g');
+		ASSERT_EQ(write(gofd[1], go.data(), go.size()), ssize_t(go.size()));
+		close(gofd[1]);
+		// each caller has one request left, the held one: wait until all are
+		// with the daemon (or queued for it)
+		if (waiting_before >= 0) {
+			auto end = Clock::now() + 10s;
+			while (fuse_waiting(mnt) < waiting_before + kCallers && Clock::now() < end)
+				std::this_thread::sleep_for(5ms);
+			if (fuse_waiting(mnt) < waiting_before + kCallers) {
+				HeldResult early;
+				while (read_report(pipefd[0], &early, 0ms))
+					ADD_FAILURE() << "caller " << early.caller << " returned early: " << early.err
+						      << " data '" << std::string(early.data, 4) << "'";
+				for (const char *c : {"requests", "inline_completions", "ioctl_completions", "stale_completions", "bad_replies"})
+					std::printf("%s %ld\n", c, counter(c));
+				std::printf("slots_in_use %ld daemon log: %s\n", counter("slots_in_use"),
+					    fs.log_tail().c_str());
+			}
+			ASSERT_GE(fuse_waiting(mnt), waiting_before + kCallers) << "the callers never blocked";
+		} else {
+			std::printf("no fusectl: giving the callers 2 s to block\n");
+			std::this_thread::sleep_for(2s);
+		}
+		HeldResult r;
+		ASSERT_FALSE(read_report(pipefd[0], &r, 0ms)) << "caller " << r.caller << " was not held";
+
+		std::vector<HeldResult> results;
+		if (kind == UnmountKind::Force) {
+			// fuse's umount_begin aborts the connection; the umount itself
+			// may then find the mount busy (the callers are inside it)
+			int rc = umount2(mnt.c_str(), MNT_FORCE);
+			EXPECT_TRUE(rc == 0 || errno == EBUSY) << std::strerror(errno);
+			for (int i = 0; i < kCallers; i++) {
+				ASSERT_TRUE(read_report(pipefd[0], &r, kReturnBound))
+					<< GetParam() << ": " << i << " of " << kCallers << " callers returned after umount -f";
+				results.push_back(r);
+			}
+			// the abort ends requests in flight with ECONNABORTED
+			for (const HeldResult &x : results)
+				EXPECT_EQ(x.err, ECONNABORTED) << GetParam() << ": caller " << x.caller
+							       << (x.caller % 2 == 0 ? " (read)" : " (statx)") << ": "
+							       << (x.err > 0 ? std::strerror(x.err) : "no error");
+			for (pid_t c : children)
+				EXPECT_NE(wait_child(c, 10s), -1);
+			if (fs_common::is_mountpoint(mnt)) {
+				EXPECT_EQ(umount2(mnt.c_str(), 0), 0) << std::strerror(errno);
+			}
+			EXPECT_FALSE(fs_common::is_mountpoint(mnt));
+			// the held handlers reply to a dead connection and the loop ends
+			kill(fs.pid(), SIGUSR2);
+		} else {
+			// a lazy unmount detaches the mount but aborts nothing: the
+			// callers keep waiting for the daemon's answers
+			ASSERT_EQ(umount2(mnt.c_str(), MNT_DETACH), 0) << std::strerror(errno);
+			EXPECT_FALSE(fs_common::is_mountpoint(mnt));
+			EXPECT_FALSE(read_report(pipefd[0], &r, 500ms))
+				<< GetParam() << ": caller " << r.caller << " returned (" << r.err << ") before the daemon answered";
+			EXPECT_TRUE(fs.daemon_alive());
+			kill(fs.pid(), SIGUSR2);
+			for (int i = 0; i < kCallers; i++) {
+				ASSERT_TRUE(read_report(pipefd[0], &r, kReturnBound))
+					<< GetParam() << ": " << i << " of " << kCallers << " callers returned after the release";
+				results.push_back(r);
+			}
+			for (const HeldResult &x : results) {
+				EXPECT_EQ(x.err, 0) << GetParam() << ": caller " << x.caller << ": "
+						    << (x.err > 0 ? std::strerror(x.err) : "short read");
+				if (x.caller % 2 == 0) {
+					EXPECT_EQ(std::string(x.data, 4), "held");
+				}
+			}
+			for (pid_t c : children)
+				EXPECT_NE(wait_child(c, 10s), -1);
+			// the last caller gone, the superblock goes and with it the
+			// connection: the daemon sees that and exits by itself
+		}
+		close(pipefd[0]);
+		auto end = Clock::now() + 10s;
+		while (fs.daemon_alive() && Clock::now() < end)
+			std::this_thread::sleep_for(5ms);
+		EXPECT_FALSE(fs.daemon_alive()) << GetParam() << ": the daemon did not exit: " << fs.log_tail();
+		fs.stop();
+		EXPECT_TRUE(wait_counter("slots_in_use", [](long v) { return v == 0; }));
+		EXPECT_TRUE(wait_counter("arg_slots_in_use", [](long v) { return v == 0; }));
+		EXPECT_TRUE(wait_counter("channels", [](long v) { return v == 0; }));
+		rmdir(mnt.c_str());
+	}
+};
+
+TEST_P(HeldUnmount, LazyUnmountLetsHeldCallersFinish)
+{
+	run(UnmountKind::Lazy);
+}
+
+TEST_P(HeldUnmount, ForcedUnmountAbortsHeldCallers)
+{
+	run(UnmountKind::Force);
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, HeldUnmount, ::testing::Values("rfuse", "fuse"),
+			 [](const ::testing::TestParamInfo<const char *> &i) { return std::string(i.param); });
+
+// ---- background requests: home ring, spread when it lags ----
+
+const char *const kSpreadParam = "/sys/module/rfuse/parameters/bg_spread_backlog";
+
+// Sets bg_spread_backlog for the test and puts the old value back.
+class SpreadBacklog {
+public:
+	explicit SpreadBacklog(unsigned long value)
+	{
+		std::ifstream in(kSpreadParam);
+		in >> old_;
+		std::ofstream(kSpreadParam) << value;
+	}
+	~SpreadBacklog() { std::ofstream(kSpreadParam) << old_; }
+	SpreadBacklog(const SpreadBacklog &) = delete;
+	SpreadBacklog &operator=(const SpreadBacklog &) = delete;
+
+private:
+	unsigned long old_ = 2;
+};
+
+// Pins the calling thread to one CPU and restores its affinity afterwards.
+class PinnedTo {
+public:
+	explicit PinnedTo(int cpu)
+	{
+		sched_getaffinity(0, sizeof(old_), &old_);
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		ok_ = sched_setaffinity(0, sizeof(set), &set) == 0;
+	}
+	~PinnedTo() { sched_setaffinity(0, sizeof(old_), &old_); }
+	PinnedTo(const PinnedTo &) = delete;
+	PinnedTo &operator=(const PinnedTo &) = delete;
+	bool ok() const { return ok_; }
+
+private:
+	cpu_set_t old_ {};
+	bool ok_ = false;
+};
+
+// Requests each ring of the daemon served so far: librfuse rewrites its
+// RFUSE_STATS_FILE on SIGUSR1.
+std::vector<long> served_per_ring(pid_t daemon, const std::string &stats)
+{
+	unlink(stats.c_str());
+	kill(daemon, SIGUSR1);
+	auto end = Clock::now() + 10s;
+	while (access(stats.c_str(), F_OK) != 0 && Clock::now() < end)
+		std::this_thread::sleep_for(2ms);
+	std::vector<long> per_ring;
+	try {
+		nlohmann::json doc = nlohmann::json::parse(read_file(stats));
+		for (const auto &n : doc.at("requests_per_ring"))
+			per_ring.push_back(n.get<long>());
+	} catch (const std::exception &e) {
+		ADD_FAILURE() << "stats " << stats << ": " << e.what();
+	}
+	return per_ring;
+}
+
+constexpr int kBgReaders = 8;
+constexpr off_t kBgStride = 128 << 10; // apart, so no readahead window overlaps
+
+// Buffered 4 KiB reads of rfuse_testfs's "bg" (cached attributes, cold page
+// cache) from threads pinned to CPU 0: each becomes one readahead FUSE_READ,
+// a background request submitted on CPU 0. Returns the threads; `done`
+// counts reads that returned the right bytes, `bad` the others.
+std::vector<std::thread> start_bg_readers(const std::vector<int> &fds, std::atomic<int> &done, std::atomic<int> &bad)
+{
+	std::vector<std::thread> readers;
+	for (int i = 0; i < kBgReaders; i++)
+		readers.emplace_back([&, i] {
+			PinnedTo pin(0);
+			char buf[4096];
+			off_t off = i * kBgStride;
+			ssize_t n = pread(fds[i], buf, sizeof(buf), off);
+			bool ok = pin.ok() && n == ssize_t(sizeof(buf));
+			for (ssize_t j = 0; ok && j < n; j++)
+				ok = buf[j] == char((off + j) % 251);
+			(ok ? done : bad)++;
+		});
+	return readers;
+}
+
+std::vector<long> delta(const std::vector<long> &after, const std::vector<long> &before)
+{
+	std::vector<long> d(after.size());
+	for (size_t i = 0; i < after.size(); i++)
+		d[i] = after[i] - (i < before.size() ? before[i] : 0);
+	return d;
+}
+
+std::string join(const std::vector<long> &v)
+{
+	std::string s;
+	for (long x : v)
+		s += (s.empty() ? "" : ",") + std::to_string(x);
+	return s;
+}
+
+class BgSpread : public Rfuse {
+protected:
+	void SetUp() override
+	{
+		Rfuse::SetUp();
+		if (std::thread::hardware_concurrency() < 2)
+			GTEST_SKIP() << "one CPU, one ring: nothing to spread to";
+	}
+
+	// rfuse_testfs with one worker per ring, so that one held request
+	// stops its ring.
+	harness::DaemonSpec daemon(const std::string &mnt, const std::string &stats)
+	{
+		harness::DaemonSpec s = spec("rfuse_testfs", mnt);
+		s.env["RFUSE_WORKERS"] = "1";
+		s.env["RFUSE_STATS_FILE"] = stats;
+		return s;
+	}
+};
+
+// rfuse_pick_ring(): a background request goes to the submitting CPU's ring
+// unless that ring has bg_spread_backlog (2) or more requests its workers
+// have not picked up; then it goes round robin over all rings (a free slot
+// on the chosen one). With the home ring's only worker held, its backlog
+// grows to 2 and later readahead reads must be served by another ring,
+// while the held request is still in flight.
+TEST_F(BgSpread, BackgroundReadsSpreadWhenHomeRingLags)
+{
+	SpreadBacklog param(2);
+	std::string mnt = make_dir("spread");
+	std::string stats = mnt + ".stats.json";
+	harness::MountedFs fs(daemon(mnt, stats));
+	std::vector<int> fds;
+	for (int i = 0; i < kBgReaders; i++) {
+		fds.push_back(open((mnt + "/bg").c_str(), O_RDONLY));
+		ASSERT_GE(fds.back(), 0) << std::strerror(errno);
+	}
+	int hold_fd = open((mnt + "/hold").c_str(), O_RDONLY);
+	ASSERT_GE(hold_fd, 0) << std::strerror(errno);
+	ASSERT_TRUE(wait_counter("slots_in_use", [](long v) { return v == 0; }));
+	std::vector<long> before = served_per_ring(fs.pid(), stats);
+	ASSERT_GE(before.size(), 2U);
+
+	std::thread holder([&] {
+		PinnedTo pin(0);
+		char buf[4];
+		EXPECT_EQ(read(hold_fd, buf, sizeof(buf)), 4) << std::strerror(errno);
+	});
+	ASSERT_TRUE(wait_counter("slots_in_use", [](long v) { return v >= 1; }));
+	std::atomic<int> done {0}, bad {0};
+	std::vector<std::thread> readers = start_bg_readers(fds, done, bad);
+	// reads on the other rings finish although the home ring is stopped
+	auto end = Clock::now() + 30s;
+	while (done.load() + bad.load() == 0 && Clock::now() < end)
+		std::this_thread::sleep_for(5ms);
+	int done_while_held = done.load();
+	EXPECT_GE(done_while_held, 1) << "no background read was served while the home ring's worker was held";
+	kill(fs.pid(), SIGUSR2);
+	holder.join();
+	for (std::thread &t : readers)
+		t.join();
+	EXPECT_EQ(done.load(), kBgReaders);
+	EXPECT_EQ(bad.load(), 0);
+	std::vector<long> served = delta(served_per_ring(fs.pid(), stats), before);
+	int rings_used = 0;
+	for (long n : served)
+		rings_used += n > 0;
+	EXPECT_GE(rings_used, 2) << "requests per ring: " << join(served);
+	std::printf("spread: %d of %d reads done while the home ring was held; requests per ring %s\n",
+		    done_while_held, kBgReaders, join(served).c_str());
+	for (int fd : fds)
+		close(fd);
+	close(hold_fd);
+	EXPECT_EQ(fs.stop(), 0) << fs.log_tail();
+	EXPECT_TRUE(wait_counter("slots_in_use", [](long v) { return v == 0; }));
+	unlink(stats.c_str());
+	rmdir(mnt.c_str());
+}
+
+// With a threshold nothing reaches, background requests from CPU 0 all
+// stay on CPU 0's ring.
+TEST_F(BgSpread, BackgroundReadsStayHomeBelowBacklog)
+{
+	SpreadBacklog param(1000000);
+	std::string mnt = make_dir("home");
+	std::string stats = mnt + ".stats.json";
+	harness::MountedFs fs(daemon(mnt, stats));
+	std::vector<int> fds;
+	for (int i = 0; i < kBgReaders; i++) {
+		fds.push_back(open((mnt + "/bg").c_str(), O_RDONLY));
+		ASSERT_GE(fds.back(), 0) << std::strerror(errno);
+	}
+	ASSERT_TRUE(wait_counter("slots_in_use", [](long v) { return v == 0; }));
+	std::vector<long> before = served_per_ring(fs.pid(), stats);
+	ASSERT_GE(before.size(), 2U);
+	std::atomic<int> done {0}, bad {0};
+	std::vector<std::thread> readers = start_bg_readers(fds, done, bad);
+	for (std::thread &t : readers)
+		t.join();
+	EXPECT_EQ(done.load(), kBgReaders);
+	std::vector<long> served = delta(served_per_ring(fs.pid(), stats), before);
+	int rings_used = 0;
+	long total = 0;
+	for (long n : served) {
+		rings_used += n > 0;
+		total += n;
+	}
+	EXPECT_EQ(rings_used, 1) << "requests per ring: " << join(served);
+	EXPECT_GE(total, kBgReaders) << "requests per ring: " << join(served);
+	std::printf("home: requests per ring %s\n", join(served).c_str());
+	for (int fd : fds)
+		close(fd);
+	EXPECT_EQ(fs.stop(), 0) << fs.log_tail();
+	unlink(stats.c_str());
+	rmdir(mnt.c_str());
+}
 
 } // namespace

@@ -4,14 +4,22 @@
 //   slow   direct-I/O reads wait until the request is interrupted (then
 //          EINTR) or 60 s pass; used for the interrupt test
 //   block  direct-I/O reads wait until the daemon dies; for the abort test
+//   hold   direct-I/O reads and getattr (never cached) wait until the daemon
+//          gets SIGUSR2 (or 60 s pass); requests held in flight on demand
+//   bg     a 1 MiB read-only file, byte at offset o = o % 251, cached for an
+//          hour: buffered reads become readahead (background FUSE_READ)
+//          without any synchronous request beside them
 #include "fs_main.hpp"
 
 #include <fuse_lowlevel.h>
 
+#include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <fcntl.h>
 #include <mutex>
 #include <string>
 #include <sys/stat.h>
@@ -20,14 +28,38 @@
 
 namespace {
 
-constexpr fuse_ino_t kData = 2, kSlow = 3, kBlock = 4;
+constexpr fuse_ino_t kData = 2, kSlow = 3, kBlock = 4, kHold = 5, kBg = 6;
 constexpr std::size_t kDataSize = 1 << 20;
+constexpr std::size_t kBgSize = 1 << 20;
+
+// Set by SIGUSR2: held requests go on (lock-free, so signal-safe).
+std::atomic<bool> released {false};
+
+void on_release(int)
+{
+	released.store(true);
+}
+
+// Blocks the calling worker until SIGUSR2 (or 60 s, so that a forgotten
+// hold cannot keep the daemon alive for ever).
+void hold()
+{
+	auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+	while (!released.load() && std::chrono::steady_clock::now() < end)
+		std::this_thread::sleep_for(std::chrono::milliseconds(5));
+}
+
+// Attribute/entry timeouts: hold is never cached, bg for an hour.
+double timeout_of(fuse_ino_t ino)
+{
+	return ino == kHold ? 0 : ino == kBg ? 3600 : 1;
+}
 
 struct Entry {
 	const char *name;
 	fuse_ino_t ino;
 };
-constexpr Entry kEntries[] = {{"data", kData}, {"slow", kSlow}, {"block", kBlock}};
+constexpr Entry kEntries[] = {{"data", kData}, {"slow", kSlow}, {"block", kBlock}, {"hold", kHold}, {"bg", kBg}};
 
 std::mutex data_lock;
 std::vector<char> data(kDataSize);
@@ -44,7 +76,9 @@ struct stat attr_of(fuse_ino_t ino)
 		st.st_nlink = 2;
 	} else {
 		st.st_mode = S_IFREG | 0644;
-		st.st_size = ino == kData ? kDataSize : 4096;
+		st.st_size = ino == kData ? kDataSize : ino == kBg ? kBgSize : 4096;
+		if (ino == kBg)
+			st.st_mode = S_IFREG | 0444;
 	}
 	return st;
 }
@@ -56,8 +90,8 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			fuse_entry_param ep {};
 			ep.ino = e.ino;
 			ep.attr = attr_of(e.ino);
-			ep.attr_timeout = 1;
-			ep.entry_timeout = 1;
+			ep.attr_timeout = timeout_of(e.ino);
+			ep.entry_timeout = timeout_of(e.ino);
 			fuse_reply_entry(req, &ep);
 			return;
 		}
@@ -66,17 +100,23 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info *)
 {
-	if (ino != FUSE_ROOT_ID && ino != kData && ino != kSlow && ino != kBlock) {
+	if (ino != FUSE_ROOT_ID && (ino < kData || ino > kBg)) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
+	if (ino == kHold)
+		hold();
 	struct stat st = attr_of(ino);
-	fuse_reply_attr(req, &st, 1);
+	fuse_reply_attr(req, &st, timeout_of(ino));
 }
 
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info *fi)
 {
-	if (ino == kSlow || ino == kBlock)
+	if (ino == kBg && (fi->flags & O_ACCMODE) != O_RDONLY) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	if (ino == kSlow || ino == kBlock || ino == kHold)
 		fi->direct_io = 1; // a plain synchronous FUSE_READ: interruptible
 	fuse_reply_open(req, fi);
 }
@@ -100,6 +140,18 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_i
 	if (ino == kBlock) {
 		for (;;) // until the test kills the daemon
 			std::this_thread::sleep_for(std::chrono::seconds(1));
+	}
+	if (ino == kHold) {
+		hold();
+		fuse_reply_buf(req, "held", 4);
+		return;
+	}
+	if (ino == kBg) {
+		std::vector<char> buf(off < off_t(kBgSize) ? std::min(size, kBgSize - size_t(off)) : 0);
+		for (size_t i = 0; i < buf.size(); i++)
+			buf[i] = char((size_t(off) + i) % 251);
+		fuse_reply_buf(req, buf.data(), buf.size());
+		return;
 	}
 	if (ino == kSlow) {
 		Interruptible w;
@@ -162,6 +214,10 @@ void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_fil
 
 int main(int argc, char *argv[])
 {
+	struct sigaction sa {};
+	sa.sa_handler = on_release;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR2, &sa, nullptr);
 	fuse_lowlevel_ops ops {};
 	ops.lookup = op_lookup;
 	ops.getattr = op_getattr;
