@@ -31,6 +31,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
+def save_figure(fig, out_dir, name, drawn, **savefig_args):
+    """Writes <out_dir>/<name>.png when anything was drawn; returns its path or None."""
+    fig.tight_layout()
+    path = os.path.join(out_dir, "%s.png" % name)
+    if drawn:
+        fig.savefig(path, dpi=110, **savefig_args)
+    plt.close(fig)
+    return path if drawn else None
+
+
 def headline(point):
     """(metric name, summary) that a figure shows for this point, or None."""
     summary = point.get("summary", {})
@@ -121,12 +131,7 @@ def plot_group(name, points, out_dir):
         axes[k // cols][k % cols].axis("off")
     figure = points[0]["config"].get("figure", "")
     fig.suptitle("%s%s" % (name, " (paper Fig. %s)" % figure if figure else ""))
-    fig.tight_layout()
-    path = os.path.join(out_dir, "%s.png" % name)
-    if drawn:
-        fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path if drawn else None
+    return save_figure(fig, out_dir, name, drawn)
 
 
 def group_kind(points):
@@ -175,12 +180,7 @@ def plot_latency(name, points, out_dir):
         axes[k // cols][k % cols].axis("off")
     figure = points[0]["config"].get("figure", "")
     fig.suptitle("%s: per-operation latency%s" % (name, " (%s)" % figure if figure and figure != "latency" else ""))
-    fig.tight_layout()
-    path = os.path.join(out_dir, "%s.png" % name)
-    if drawn:
-        fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path if drawn else None
+    return save_figure(fig, out_dir, name, drawn)
 
 
 def breakdown_stages(point):
@@ -238,12 +238,7 @@ def plot_breakdown(name, points, out_dir):
     op = points[0]["config"]["workload"].get("op", "")
     fig.suptitle("%s: latency breakdown of one %s() on %s%s" % (
         name, op, points[0]["config"]["filesystem"], " (paper Fig. %s)" % figure if figure else ""))
-    fig.tight_layout()
-    path = os.path.join(out_dir, "%s.png" % name)
-    if drawn:
-        fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path if drawn else None
+    return save_figure(fig, out_dir, name, drawn, bbox_inches="tight")
 
 
 def latency_table(points):
