@@ -29,6 +29,24 @@ std::string render_template(const std::string &text, const std::map<std::string,
 	}
 }
 
+std::string layout_job(const std::string &job, const std::string &bs)
+{
+	std::string out;
+	size_t pos = 0;
+	while (pos < job.size()) {
+		size_t end = job.find('\n', pos);
+		size_t next = end == std::string::npos ? job.size() : end + 1;
+		std::string line = job.substr(pos, next - pos);
+		size_t key = line.find_first_not_of(" \t");
+		if (key != std::string::npos &&
+		    (line.compare(key, 3, "bs=") == 0 || line.compare(key, 10, "blocksize=") == 0))
+			line = line.substr(0, key) + "bs=" + bs + (end == std::string::npos ? "" : "\n");
+		out += line;
+		pos = next;
+	}
+	return out;
+}
+
 namespace {
 
 double num(const json &obj, const char *key)

@@ -317,10 +317,13 @@ json SuiteRun::run_fio(const Point &p, int rep, const std::string &dir, std::str
 	// layout's writes sit in the backing filesystem's page cache, which
 	// fio's own invalidate=1 drops for native runs only (over FUSE it
 	// drops the FUSE file's pages, not the backing file's).
+	// The layout is written in 1 MiB blocks (layout_job()).
 	json layout;
 	if (job.find("rw=randread") != std::string::npos || job.find("rw=read\n") != std::string::npos) {
+		std::string layout_path = job_path.substr(0, job_path.size() - 4) + ".layout.fio";
+		write_text(layout_path, layout_job(job));
 		ProcessResult lp = run_process({"fio", "--create_only=1", "--output-format=json",
-						"--output=" + json_path, job_path},
+						"--output=" + json_path, layout_path},
 					       {}, timeout);
 		unlink(json_path.c_str());
 		if (lp.exit_code != 0 || lp.term_signal != 0 || lp.interrupted) {
@@ -331,6 +334,7 @@ json SuiteRun::run_fio(const Point &p, int rep, const std::string &dir, std::str
 				{"metrics", json::object()}};
 		}
 		layout = {{"create_only_first", true},
+			  {"job_file", stdfs::path(layout_path).lexically_relative(opts_.out_dir).string()},
 			  {"caches_dropped_after_layout", profile_.drop_caches && drop_caches()}};
 	}
 	ProcessResult pr = run_process({"fio", "--output-format=json", "--output=" + json_path, job_path}, {}, timeout);

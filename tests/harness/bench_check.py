@@ -199,6 +199,11 @@ def check_run(b, spec, expects, extra):
                         fail("%s: a read job must lay out first (and only a read job): %s" % (p["id"], r.get("layout")))
                     if reads and not r["layout"]["create_only_first"]:
                         fail("%s: layout not done before the timed run" % p["id"])
+                    if reads:
+                        with open(os.path.join(b.out, r["layout"]["job_file"])) as f:
+                            lj = f.read()
+                        if "bs=1M\n" not in lj or "bs=4k" in lj or "rw=" not in lj:
+                            fail("%s: the layout job does not write 1 MiB blocks: %s" % (p["id"], lj))
             if kind == "latency":
                 check_latency_point(p)
             if kind == "breakdown":

@@ -97,6 +97,16 @@ TEST(FioParser, GarbageIsAFailure)
 	EXPECT_EQ(nothing.error, "fio moved no data");
 }
 
+TEST(Template, LayoutJobWritesInLargeBlocks)
+{
+	const std::string job = "[global]\nnumjobs=2\nrandrepeat=0\n\n[randread-4k]\nrw=randread\nbs=4k\n"
+				"[other]\n  blocksize=128k";
+	EXPECT_EQ(bench::layout_job(job),
+		  "[global]\nnumjobs=2\nrandrepeat=0\n\n[randread-4k]\nrw=randread\nbs=1M\n[other]\n  bs=1M");
+	EXPECT_EQ(bench::layout_job("rw=read\nbs=128k\n", "256k"), "rw=read\nbs=256k\n");
+	EXPECT_EQ(bench::layout_job("rw=read\n"), "rw=read\n");
+}
+
 TEST(Template, FillsKnownVariablesAndRefusesUnknownOnes)
 {
 	EXPECT_EQ(bench::render_template("directory=${DIR}\nnumjobs=${N}\n", {{"DIR", "/m"}, {"N", "4"}}),
