@@ -5,7 +5,10 @@
  *   rfuse_waiter_sleeps  the caller's poll window ended without a reply
  *   rfuse_req_completed  the kernel took the reply (inline by the polling
  *                        caller, or by RFUSE_IOC_COMPLETE); the caller
- *                        wakes right after (fuse_request_end)
+ *                        wakes right after (fuse_request_end);
+ *                        fetched_ns/replied_ns: the daemon's own
+ *                        CLOCK_MONOTONIC stamps of pick-up and reply
+ *                        (0: not recorded), as the "mono" trace clock
  * perf record -e 'rfuse:*' ...
  */
 #undef TRACE_SYSTEM
@@ -58,14 +61,16 @@ TRACE_EVENT(rfuse_waiter_sleeps,
 
 TRACE_EVENT(rfuse_req_completed,
 	TP_PROTO(unsigned int ring, unsigned int slot, u64 unique,
-		 bool inline_done, int error),
-	TP_ARGS(ring, slot, unique, inline_done, error),
+		 bool inline_done, int error, u64 fetched_ns, u64 replied_ns),
+	TP_ARGS(ring, slot, unique, inline_done, error, fetched_ns, replied_ns),
 	TP_STRUCT__entry(
 		__field(unsigned int, ring)
 		__field(unsigned int, slot)
 		__field(u64, unique)
 		__field(bool, inline_done)
 		__field(int, error)
+		__field(u64, fetched_ns)
+		__field(u64, replied_ns)
 	),
 	TP_fast_assign(
 		__entry->ring = ring;
@@ -73,10 +78,13 @@ TRACE_EVENT(rfuse_req_completed,
 		__entry->unique = unique;
 		__entry->inline_done = inline_done;
 		__entry->error = error;
+		__entry->fetched_ns = fetched_ns;
+		__entry->replied_ns = replied_ns;
 	),
-	TP_printk("ring=%u slot=%u unique=%llu inline=%d error=%d",
+	TP_printk("ring=%u slot=%u unique=%llu inline=%d error=%d fetched_ns=%llu replied_ns=%llu",
 		  __entry->ring, __entry->slot, __entry->unique,
-		  __entry->inline_done, __entry->error)
+		  __entry->inline_done, __entry->error,
+		  __entry->fetched_ns, __entry->replied_ns)
 );
 
 #endif /* _RFUSE_TRACE_H */

@@ -476,6 +476,7 @@ static void rfuse_complete_claimed(struct rfuse_ring *ring, unsigned int slot_id
 				   bool inline_done)
 {
 	struct rfuse_slot *slot = &ring->slots[slot_id];
+	struct rfuse_slot_ctl *sc = rfuse_slot_ctl(ring, slot_id);
 	struct fuse_req *req = slot->req;
 	int err;
 
@@ -492,7 +493,8 @@ static void rfuse_complete_claimed(struct rfuse_ring *ring, unsigned int slot_id
 		atomic_long_inc(&rfuse_stats.bad_replies);
 	}
 	trace_rfuse_req_completed(ring->id, slot_id, slot->unique, inline_done,
-				  req->out.h.error);
+				  req->out.h.error, READ_ONCE(sc->fetched_ns),
+				  READ_ONCE(sc->replied_ns));
 	atomic_long_inc(inline_done ? &rfuse_stats.inline_completions :
 				      &rfuse_stats.ioctl_completions);
 	rfuse_slot_release(ring, slot_id);
@@ -525,6 +527,8 @@ static unsigned int rfuse_send(struct rfuse_ring *ring, unsigned int slot_id,
 	WRITE_ONCE(sc->out_cap, slot->out_cap);
 	WRITE_ONCE(sc->unique, unique);
 	WRITE_ONCE(sc->caller_cpu, raw_smp_processor_id());
+	WRITE_ONCE(sc->fetched_ns, 0);
+	WRITE_ONCE(sc->replied_ns, 0);
 	slot->req = req;
 	slot->unique = unique;
 	state = rfuse_make_state(atomic_read(&slot->state) >> RFUSE_STATE_BITS,

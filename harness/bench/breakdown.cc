@@ -52,6 +52,7 @@ struct Request {
 	uint64_t req = 0; // kprobe events: the struct fuse_req address
 	uint64_t queued = 0, picked = 0, replied = 0, ended = 0, woken = 0;
 	int daemon_tid = -1;
+	bool rfuse = false; // picked/replied come from rfuse_req_completed's daemon stamps
 };
 
 // What a daemon thread last did with the device (kprobe matching).
@@ -110,7 +111,9 @@ const char *const kKprobeMatching =
 	"request queued and request end paired by the struct fuse_req address (req=$argN); daemon pick-up and "
 	"reply: the last device read() exit (the splice() when libfuse splices and then reads the pipe) and "
 	"write() entry of the daemon thread that ran the request's end";
-const char *const kRfuseMatching = "request queued and completed paired by the request's unique";
+const char *const kRfuseMatching =
+	"request queued and completed paired by the request's unique; daemon pick-up and reply: the daemon's "
+	"CLOCK_MONOTONIC stamps in the ring slot (fetched_ns, replied_ns), reported by rfuse_req_completed";
 const char *const kTracepointMatching =
 	"request queued and end paired by the request's unique; daemon pick-up: the first device read() whose "
 	"length is the request's; reply: that thread's next device write()";
@@ -200,6 +203,7 @@ BreakdownResult compute_breakdown(const ParsedTrace &trace, int caller, const st
 			r.unique = ev.unique;
 			r.len = ev.len;
 			r.opcode = ev.opcode;
+			r.rfuse = ev.name == "rfuse_req_queued";
 			r.queued = ev.ts_ns;
 			cur.reqs.push_back(r);
 		} else if (is_end_event(ev.name)) {
@@ -219,19 +223,24 @@ BreakdownResult compute_breakdown(const ParsedTrace &trace, int caller, const st
 					r.replied = d.write;
 					r.daemon_tid = ev.pid;
 				}
+				// RFUSE: the daemon's own stamps, on the trace's clock.
+				if (r.rfuse && ev.fetched_ns && ev.replied_ns) {
+					r.picked = ev.fetched_ns;
+					r.replied = ev.replied_ns;
+				}
 			}
 		} else if (ev.pid != caller && ev.name == "sys_exit" && is_device_read(ev.id) && ev.ret > 0) {
 			// The first unpicked request of this length: an async RELEASE
 			// of the previous close() may be read in between.
 			for (Request &r : cur.reqs)
-				if (!r.req && !r.picked && (r.len < 0 || r.len == ev.ret)) {
+				if (!r.req && !r.rfuse && !r.picked && (r.len < 0 || r.len == ev.ret)) {
 					r.picked = ev.ts_ns;
 					r.daemon_tid = ev.pid;
 					break;
 				}
 		} else if (ev.pid != caller && ev.name == "sys_enter" && is_device_write(ev.id)) {
 			for (Request &r : cur.reqs)
-				if (!r.req && r.daemon_tid == ev.pid && r.picked && !r.replied) {
+				if (!r.req && !r.rfuse && r.daemon_tid == ev.pid && r.picked && !r.replied) {
 					r.replied = ev.ts_ns;
 					break;
 				}
@@ -506,8 +515,8 @@ BreakdownResult run_breakdown(const BreakdownParams &p)
 		ParsedTrace parsed = parse_trace(trace_text, raw_text);
 		std::string no_daemon;
 		if (p.transport == "rfuse")
-			no_daemon = "RFUSE daemons poll the ring: no syscall marks the pick-up or the reply, and rfuse.ko "
-				    "has no tracepoint for them (see /work/notes/tracepoints-needed.md)";
+			no_daemon = "RFUSE: rfuse_req_completed carries no daemon stamps (fetched_ns/replied_ns 0: a "
+				    "daemon that does not record them, or an rfuse.ko older than them)";
 		else if (p.transport == "uring")
 			no_daemon = "FUSE over io_uring: the daemon takes and answers requests through io_uring "
 				    "completions and submissions, not read/write of /dev/fuse";

@@ -109,6 +109,10 @@ bool parse_line(const std::string &line, TraceEvent &ev)
 							ev.error = to_ll(val);
 						else if (key == "req")
 							ev.req = std::strtoull(val.c_str(), nullptr, 0);
+						else if (key == "fetched_ns")
+							ev.fetched_ns = std::strtoull(val.c_str(), nullptr, 10);
+						else if (key == "replied_ns")
+							ev.replied_ns = std::strtoull(val.c_str(), nullptr, 10);
 					} else if (has_next) {
 						if (t == "NR")
 							ev.id = to_ll(f[i + 1]);

@@ -27,6 +27,7 @@ struct TraceEvent {
 	long long prev_pid = -1, next_pid = -1, prev_state = -1;  // sched_switch (prev_state: 0 = runnable)
 	long long wakee = -1;              // sched_wakeup*: the task woken
 	uint64_t req = 0;                  // kprobe events: "req=0x..." (a struct fuse_req address)
+	uint64_t fetched_ns = 0, replied_ns = 0; // rfuse_req_completed: the daemon's stamps (0: none)
 };
 
 struct ParsedTrace {

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <ctime>
 
 namespace rfuse::abi {
 
@@ -26,6 +27,16 @@ inline bool compare_exchange(std::uint32_t &v, std::uint32_t expected, std::uint
 {
 	return std::atomic_ref<std::uint32_t>(v).compare_exchange_strong(expected, desired,
 									 std::memory_order_acq_rel);
+}
+
+// Tracing stamps (rfuse_slot_ctl fetched_ns/replied_ns): CLOCK_MONOTONIC,
+// the clock of the trace's "mono" timestamps.
+inline void stamp_now(__u64 &v)
+{
+	timespec ts {};
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	std::atomic_ref<__u64>(v).store(__u64(ts.tv_sec) * 1000000000ULL + __u64(ts.tv_nsec),
+					std::memory_order_relaxed);
 }
 
 // One mapped ring, with pointers computed from the kernel's layout.

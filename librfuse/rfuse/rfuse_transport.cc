@@ -317,6 +317,7 @@ private:
 			}
 		}
 		rfuse_slot_ctl *sc = ring.slot(info_, ref.slot);
+		abi::stamp_now(sc->replied_ns);
 		// done (release), full barrier, then waiter_asleep: pairs with the
 		// kernel's waiter_asleep, barrier, done (see uapi/rfuse.h).
 		abi::store_release(sc->done, 1);
@@ -437,7 +438,8 @@ private:
 		const abi::RingView &ring = rings_[r];
 		if (slot_id >= info_.nr_slots)
 			return;
-		const rfuse_slot_ctl *sc = ring.slot(info_, slot_id);
+		rfuse_slot_ctl *sc = ring.slot(info_, slot_id);
+		abi::stamp_now(sc->fetched_ns);
 		const std::uint32_t in_off = sc->in_off, in_len = sc->in_len;
 		const std::uint32_t out_off = sc->out_off, out_cap = sc->out_cap;
 		const std::uint64_t unique = sc->unique;

@@ -34,6 +34,12 @@
  *     non-zero it must call RFUSE_IOC_COMPLETE { r, s, unique }.
  *     The kernel side stores waiter_asleep = 1, issues a full barrier and
  *     reads done, so at least one side sees the other (no lost wake-up).
+ *     Optionally, for tracing only, the daemon first stores the
+ *     CLOCK_MONOTONIC time (ns) at which it took the request in fetched_ns
+ *     and the time at which its reply was complete in replied_ns; the
+ *     kernel zeroes both in step 1 and only reports them in the
+ *     rfuse_req_completed tracepoint (0: not recorded), never acting on
+ *     them.
  *  4. Forgets and interrupts carry no reply: the daemon advances
  *     forget_tail / intr_tail after consuming entries.
  * Polling: a caller whose CPU has no worker of the ring pinned to it (the
@@ -113,7 +119,10 @@ struct rfuse_slot_ctl {
 	__u32 out_cap;		/* kernel: the largest reply accepted */
 	__u64 unique;		/* kernel: the request's unique */
 	__u32 caller_cpu;	/* kernel: the CPU that published it */
-	__u32 reserved[7];
+	__u32 reserved0;
+	__u64 fetched_ns;	/* daemon, optional: CLOCK_MONOTONIC at pick-up */
+	__u64 replied_ns;	/* daemon, optional: CLOCK_MONOTONIC before done */
+	__u32 reserved[2];
 };
 
 /* RFUSE_IOC_GET_INFO: the layout of this connection's rings. */
