@@ -64,6 +64,31 @@ STAGES = [("queueing", "queueing (syscall entry -> request queued)"),
 # The filesystem each figure ran on in the paper, preferred when a report has several.
 PAPER_FS = {"2/7": "nullfs", "8": "stackfs", "10": "stackfs", "11": "stackfs", "12": "stackfs"}
 CONTEXT_TRANSPORTS = ["uring", "fuse-passthrough"]
+# Fig. 8 is Fig. 10's workloads at all CPUs: the suite measures those once, in
+# Fig. 10's points, and Fig. 8 takes them from there; fio-randwrite-4k
+# (Fig. 10 has its fdatasync variant) is Fig. 8's own.
+BORROWED = {"8": ("10", ["fio-seqwrite-128k", "fio-seqread-128k", "fio-randread-4k"])}
+
+
+def figure_points(points, figure):
+    """A figure's points: its own, then those it borrows (BORROWED) from
+    another figure at the own points' thread count (else that figure's
+    largest), where it has none of the same filesystem, transport and
+    workload."""
+    def key(p):
+        c = p["config"]
+        return c["filesystem"], c["transport"], c["workload"]["name"]
+
+    own = [p for p in points if p["config"].get("figure") == figure]
+    if figure not in BORROWED:
+        return own
+    src, workloads = BORROWED[figure]
+    theirs = [p for p in points if p["config"].get("figure") == src and p["config"]["workload"]["name"] in workloads]
+    if not theirs:
+        return own
+    t = max(p["config"]["threads"] for p in (own or theirs))
+    have = {key(p) for p in own}
+    return own + [p for p in theirs if p["config"]["threads"] == t and key(p) not in have]
 
 
 class Missing(Exception):
@@ -98,7 +123,7 @@ class Environment:
                                                  env.get("cpu", {}).get("model", "?"), self.cpus)
 
     def figure_points(self, figure):
-        return [p for p in self.points if p["config"].get("figure") == figure]
+        return figure_points(self.points, figure)
 
     def threads(self, figure):
         """Thread counts of a figure's points (any status), ascending."""

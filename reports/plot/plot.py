@@ -315,6 +315,11 @@ def main():
         lines += claims.markdown(rep)
     for g in groups:
         points = [p for p in rep["points"] if p["config"]["group"] == g]
+        figures = {p["config"].get("figure") for p in points}
+        borrowed = []
+        if len(figures) == 1 and next(iter(figures)) in claims.BORROWED:
+            borrowed = [p for p in claims.figure_points(rep["points"], next(iter(figures))) if p not in points]
+            points += borrowed
         kind = group_kind(points)
         if kind == "latency":
             png = plot_latency(g, points, run_dir)
@@ -326,6 +331,11 @@ def main():
         lines.append("")
         if png:
             lines.append("![%s](%s)" % (g, os.path.basename(png)))
+            lines.append("")
+        if borrowed:
+            lines.append("Also drawn here, measured once for both figures: %s at %d threads from `%s`." % (
+                ", ".join(sorted({p["config"]["workload"]["name"] for p in borrowed})),
+                borrowed[0]["config"]["threads"], borrowed[0]["config"]["group"]))
             lines.append("")
         lines.append("| filesystem | transport | workload | threads | status | metric | median | ± | reps |")
         lines.append("|---|---|---|---|---|---|---|---|---|")
