@@ -66,9 +66,11 @@ TEST(TraceParser, ParsesEveryKindOfLine)
 		"     nullfs-fuse-5003    [000] .....  5375.579549: fuse_request_end: connection 40 req 18 len 144 error -2\n"
 		"CPU:1 [LOST 12 EVENTS]\n"
 		"      capture.sh-4999    [000] .....  5375.579453: sys_enter: NR 257 (ffffff9c, 55b6, 241, 1b6, 0, 20)\n"
-		"     kworker-9  [001] d..2.  1.5: sched_wakeup: comm=x pid=4999 prio=120 target_cpu=000\n";
+		"     kworker-9  [001] d..2.  1.5: sched_wakeup: comm=x pid=4999 prio=120 target_cpu=000\n"
+		"     rfuse-bench-518     [000] .....   396.015764: rfuse_req_completed: ring=0 slot=3 unique=806 "
+		"inline=1 error=-5 fetched_ns=396015383574 replied_ns=396015508271\n";
 	bench::ParsedTrace t = bench::parse_trace(text);
-	ASSERT_EQ(t.events.size(), 6u);
+	ASSERT_EQ(t.events.size(), 7u);
 	EXPECT_EQ(t.lost_events, 12);
 	EXPECT_FALSE(t.ns_timestamps);
 	const auto &e = t.events;
@@ -91,6 +93,11 @@ TEST(TraceParser, ParsesEveryKindOfLine)
 	EXPECT_EQ(e[5].name, "sched_wakeup");
 	EXPECT_EQ(e[5].wakee, 4999);
 	EXPECT_EQ(e[5].ts_ns, 1500000000ULL);
+	EXPECT_EQ(e[6].unique, 806);
+	EXPECT_EQ(e[6].error, -5);
+	EXPECT_EQ(e[6].fetched_ns, 396015383574ULL);
+	EXPECT_EQ(e[6].replied_ns, 396015508271ULL);
+	EXPECT_EQ(e[0].fetched_ns, 0u);
 }
 
 TEST(TraceParser, RawTimestampsMustLineUp)
@@ -178,6 +185,57 @@ TEST(Breakdown, DaemonStagesMissingWithoutDeviceSyscalls)
 	EXPECT_TRUE(raw["stages"][1]["median_us"].is_null());
 	EXPECT_FALSE(bench::breakdown_metrics(r).contains("stage.dispatch"));
 	EXPECT_TRUE(bench::breakdown_metrics(r).contains("stage.wakeup"));
+}
+
+// A real RFUSE capture (nullfs-rfuse in the 6.1 VM, 14 creat() calls): the
+// daemon stages come from rfuse_req_completed's fetched_ns/replied_ns.
+constexpr int kRfuseCaller = 518;
+
+TEST(Breakdown, RealRfuseCaptureTakesTheDaemonStamps)
+{
+	bench::ParsedTrace t = bench::parse_trace(data("trace-creat-rfuse.txt"), data("trace-creat-rfuse.raw.txt"));
+	ASSERT_TRUE(t.ns_timestamps);
+	bench::BreakdownResult r = bench::compute_breakdown(t, kRfuseCaller, bench::creat_syscalls(), "unused");
+	ASSERT_TRUE(r.ok) << r.error;
+	EXPECT_EQ(r.calls_used, 14);
+	EXPECT_EQ(r.calls_discarded, 0);
+	for (const bench::StageResult &s : r.stages) {
+		EXPECT_TRUE(s.present) << s.name << ": " << s.missing_reason;
+		EXPECT_GE(s.us.min, 0) << s.name;
+	}
+	// The first call: LOOKUP 806 and OPEN 808; the daemon held them
+	// 396015508271 - 396015383574 and 396016497094 - 396016437195 ns.
+	ASSERT_FALSE(r.per_call_us.empty());
+	EXPECT_NEAR(r.per_call_us[0][2], (124697 + 59899) / 1000.0, 1e-6);
+	for (size_t i = 0; i < r.per_call_us.size(); ++i) {
+		double sum = 0;
+		for (double v : r.per_call_us[i])
+			sum += v;
+		EXPECT_GT(sum, 0) << i;
+		EXPECT_LE(sum, r.total_us.max + 1e-6) << i;
+	}
+	double mean_sum = 0;
+	for (const bench::StageResult &s : r.stages)
+		mean_sum += s.us.mean;
+	EXPECT_NEAR(mean_sum, r.total_us.mean, 1e-6);
+}
+
+TEST(Breakdown, RfuseWithoutDaemonStampsHasNoDaemonStages)
+{
+	bench::ParsedTrace t = bench::parse_trace(data("trace-creat-rfuse.txt"), data("trace-creat-rfuse.raw.txt"));
+	// An older rfuse.ko or a daemon that does not stamp: zeros.
+	for (bench::TraceEvent &e : t.events)
+		e.fetched_ns = e.replied_ns = 0;
+	bench::BreakdownResult r = bench::compute_breakdown(t, kRfuseCaller, bench::creat_syscalls(), "no stamps");
+	ASSERT_TRUE(r.ok) << r.error;
+	EXPECT_EQ(r.calls_used, 14);
+	for (const bench::StageResult &s : r.stages) {
+		bool daemon_stage = s.name == "dispatch" || s.name == "daemon" || s.name == "reply";
+		EXPECT_EQ(s.present, !daemon_stage) << s.name;
+		if (daemon_stage) {
+			EXPECT_EQ(s.missing_reason, "no stamps");
+		}
+	}
 }
 
 TEST(Breakdown, NoCallsIsAnError)
