@@ -129,7 +129,9 @@ def plot_group(name, points, out_dir):
         ax.set_ylim(bottom=0)
     for k in range(len(workloads), rows * cols):
         axes[k // cols][k % cols].axis("off")
-    figure = points[0]["config"].get("figure", "")
+    # The group's own figure, not that of points it borrows (claims.BORROWED).
+    own = [p for p in points if p["config"].get("group") == name] or points
+    figure = own[0]["config"].get("figure", "")
     fig.suptitle("%s%s" % (name, " (paper Fig. %s)" % figure if figure else ""))
     return save_figure(fig, out_dir, name, drawn)
 
@@ -320,6 +322,10 @@ def main():
         if len(figures) == 1 and next(iter(figures)) in claims.BORROWED:
             borrowed = [p for p in claims.figure_points(rep["points"], next(iter(figures))) if p not in points]
             points += borrowed
+            # Panels in the paper's order, whichever group measured them.
+            order = claims.FIG8_SEQ + claims.FIG8_RAND
+            points.sort(key=lambda p: order.index(p["config"]["workload"]["name"])
+                        if p["config"]["workload"]["name"] in order else len(order))
         kind = group_kind(points)
         if kind == "latency":
             png = plot_latency(g, points, run_dir)
