@@ -10,6 +10,7 @@
 #include "latency.hpp"
 #include "macro.hpp"
 #include "metadata.hpp"
+#include "placement.hpp"
 #include "mount.hpp"
 #include "stats.hpp"
 #include "subprocess.hpp"
@@ -510,6 +511,8 @@ RepetitionOutcome SuiteRun::run_repetition(const Point &p, int rep)
 		json result;
 		{
 			DaemonWatchdog watchdog(target->daemon_pid(), opts_.inject_daemon_kill_ms, profile_.point_timeout_s);
+			// Where the daemon's threads ran: sampled around the run.
+			std::vector<ThreadSample> daemon_before = sample_threads(target->daemon_pid());
 			auto run_start = Clock::now();
 			if (w.kind == "fio")
 				result = run_fio(p, rep, target->workdir(), error);
@@ -522,6 +525,9 @@ RepetitionOutcome SuiteRun::run_repetition(const Point &p, int rep)
 			else
 				result = run_metadata_workload(p, target->workdir(), *target, error);
 			rec["run_s"] = std::chrono::duration<double>(Clock::now() - run_start).count();
+			if (target->daemon_pid() > 0 && target->daemon_alive())
+				rec["daemon_threads"] = thread_placement(daemon_before, sample_threads(target->daemon_pid()),
+									 sysconf(_SC_CLK_TCK));
 			watchdog.cancel();
 			if (watchdog.injected()) {
 				rec["fault_injected"] = "daemon SIGKILLed " + std::to_string(opts_.inject_daemon_kill_ms) +

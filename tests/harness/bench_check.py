@@ -192,6 +192,19 @@ def check_run(b, spec, expects, extra):
                 fail("%s: bad summary %s" % (p["id"], s[key]))
             if p["config"]["cpus"] != rep["environment"]["cpu"]["order"][:p["config"]["threads"]]:
                 fail("%s: cpus %s do not follow the CPU order" % (p["id"], p["config"]["cpus"]))
+            for r in p["repetitions"]:
+                daemon = r["mount"].get("kind") == "daemon"
+                if daemon != ("daemon_threads" in r):
+                    fail("%s: daemon_threads must be there exactly for daemon mounts: %s" % (p["id"], r.get("mount")))
+                if daemon:
+                    dt = r["daemon_threads"]
+                    tids = {t["tid"] for t in dt["threads"]}
+                    if not tids or r["mount"]["daemon_pid"] not in tids:
+                        fail("%s: daemon_threads misses the daemon's main thread: %s" % (p["id"], dt))
+                    # It served the run's requests: its threads were switched.
+                    if kind == "fio" and sum(t["voluntary_switches"] + t["involuntary_switches"]
+                                             for t in dt["threads"]) <= 0:
+                        fail("%s: the daemon's threads never ran during a fio run: %s" % (p["id"], dt))
             if kind == "fio":
                 for r in p["repetitions"]:
                     reads = "rw=randread" in r["job"] or "rw=read\n" in r["job"]

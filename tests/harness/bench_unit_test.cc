@@ -7,6 +7,7 @@
 #include "fio.hpp"
 #include "macro.hpp"
 #include "metadata.hpp"
+#include "placement.hpp"
 #include "stats.hpp"
 
 #include <gtest/gtest.h>
@@ -379,3 +380,55 @@ TEST_F(Config, PointsExpandInOrderAndFilter)
 }
 
 } // namespace
+
+TEST(Placement, ParsesTaskStatAndStatus)
+{
+	// A comm with a space and a ')' (what the kernel allows), then fields 3..52.
+	const std::string stat = "952 (stackfs) rfuse) S 1 952 952 0 -1 4194368 150 0 0 0 37 12 0 0 20 0 3 0 4242 "
+				 "123456 789 18446744073709551615 1 1 0 0 0 0 0 4096 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0";
+	bench::ThreadSample s;
+	ASSERT_TRUE(bench::parse_task_stat(stat, s));
+	EXPECT_EQ(s.comm, "stackfs) rfuse");
+	EXPECT_EQ(s.cpu_ticks, 49); // utime 37 + stime 12
+	EXPECT_EQ(s.last_cpu, 1);   // field 39
+	EXPECT_FALSE(bench::parse_task_stat("952 (x) S 1 2", s));
+	EXPECT_FALSE(bench::parse_task_stat("no parens", s));
+	bench::parse_task_status("Name:\tstackfs\nCpus_allowed_list:\t0\nvoluntary_ctxt_switches:\t812\n"
+				 "nonvoluntary_ctxt_switches:\t3\n",
+				 s);
+	EXPECT_EQ(s.cpus_allowed, "0");
+	EXPECT_EQ(s.voluntary, 812);
+	EXPECT_EQ(s.involuntary, 3);
+}
+
+TEST(Placement, RunDeltasPerThread)
+{
+	bench::ThreadSample a{10, "main", 0, 100, "0-1", 5, 1};
+	bench::ThreadSample w{11, "worker", 1, 40, "1", 10, 0};
+	bench::ThreadSample a2 = a, w2 = w, n{12, "late", 1, 30, "1", 2, 0};
+	a2.cpu_ticks = 150;
+	a2.voluntary = 25;
+	w2.cpu_ticks = 240;
+	w2.involuntary = 4;
+	nlohmann::json j = bench::thread_placement({a, w}, {a2, w2, n}, 100);
+	ASSERT_EQ(j["threads"].size(), 3u);
+	EXPECT_DOUBLE_EQ(j["threads"][0]["cpu_s"].get<double>(), 0.5);
+	EXPECT_EQ(j["threads"][0]["voluntary_switches"], 20);
+	EXPECT_EQ(j["threads"][1]["cpu_s"].get<double>(), 2.0);
+	EXPECT_EQ(j["threads"][1]["involuntary_switches"], 4);
+	EXPECT_EQ(j["threads"][1]["cpus_allowed"], "1");
+	EXPECT_TRUE(j["threads"][2]["new"].get<bool>());
+	EXPECT_DOUBLE_EQ(j["threads"][2]["cpu_s"].get<double>(), 0.3);
+	EXPECT_DOUBLE_EQ(j["cpu_s_by_last_cpu"]["0"].get<double>(), 0.5);
+	EXPECT_DOUBLE_EQ(j["cpu_s_by_last_cpu"]["1"].get<double>(), 2.3);
+}
+
+TEST(Placement, SamplesThisProcess)
+{
+	std::vector<bench::ThreadSample> s = bench::sample_threads(getpid());
+	ASSERT_FALSE(s.empty());
+	EXPECT_EQ(s[0].tid > 0, true);
+	EXPECT_GE(s[0].last_cpu, 0);
+	EXPECT_FALSE(s[0].cpus_allowed.empty());
+	EXPECT_TRUE(bench::sample_threads(0).empty());
+}
