@@ -333,14 +333,6 @@ int kernel_version(const std::string &release)
 	return static_cast<int>(major * 1000 + minor);
 }
 
-std::string slurp(const std::string &path)
-{
-	std::ifstream in(path);
-	std::stringstream ss;
-	ss << in.rdbuf();
-	return ss.str();
-}
-
 std::string this_kernel_release()
 {
 	struct utsname u {};

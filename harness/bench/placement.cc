@@ -2,24 +2,11 @@
 
 #include "trace.hpp"
 
-#include <fstream>
 #include <map>
 #include <sstream>
 #include <unistd.h>
 
 namespace bench {
-namespace {
-
-std::string read_all(const std::string &path)
-{
-	std::ifstream in(path);
-	std::stringstream ss;
-	ss << in.rdbuf();
-	return ss.str();
-}
-
-} // namespace
-
 bool parse_task_stat(const std::string &text, ThreadSample &s)
 {
 	// "TID (COMM) STATE PPID ...": the comm may hold spaces and ')'.
@@ -75,9 +62,9 @@ std::vector<ThreadSample> sample_threads(pid_t pid)
 		std::string dir = "/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid);
 		ThreadSample s;
 		s.tid = tid;
-		if (!parse_task_stat(read_all(dir + "/stat"), s))
+		if (!parse_task_stat(slurp(dir + "/stat"), s))
 			continue; // the thread ended meanwhile
-		parse_task_status(read_all(dir + "/status"), s);
+		parse_task_status(slurp(dir + "/status"), s);
 		out.push_back(s);
 	}
 	return out;

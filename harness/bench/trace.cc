@@ -443,6 +443,14 @@ bool find_kallsyms(const std::string &kallsyms, const std::string &symbol, std::
 	return false;
 }
 
+std::string slurp(const std::string &path)
+{
+	std::ifstream in(path);
+	std::stringstream ss;
+	ss << in.rdbuf();
+	return ss.str();
+}
+
 std::vector<pid_t> threads_of(pid_t pid)
 {
 	std::vector<pid_t> out;

@@ -113,6 +113,9 @@ void remove_stale_tracing(const std::string &root);
 // else false and `why`.
 bool find_kallsyms(const std::string &kallsyms, const std::string &symbol, std::string &module, std::string &why);
 
+// The whole file; "" when it cannot be read (a /proc entry that is gone).
+std::string slurp(const std::string &path);
+
 // The threads of process `pid` (from /proc/pid/task).
 std::vector<pid_t> threads_of(pid_t pid);
 

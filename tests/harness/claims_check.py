@@ -190,6 +190,17 @@ def one_cpu(vm):
     expect(by_claim(claims.evaluate(rep)), "fileserver", M, "skipped", "/dev/rfuse does not exist")
 
 
+def run_plot(rep):
+    """plot.py over `rep` in a scratch run folder: (its index.md, the files it wrote)."""
+    with tempfile.TemporaryDirectory() as run:
+        with open(os.path.join(run, "report.json"), "w") as f:
+            json.dump(rep, f)
+        subprocess.run(["/usr/bin/python3", os.path.join(SOURCE, "reports", "plot", "plot.py"), run], check=True,
+                       stdout=subprocess.DEVNULL)
+        with open(os.path.join(run, "index.md")) as f:
+            return f.read(), set(os.listdir(run))
+
+
 def borrowed_fig8(vm):
     """Fig. 8 takes Fig. 10's points at all CPUs for the workloads they share
     (the suite measures those once): without Fig. 8's own seqread and randread
@@ -213,27 +224,15 @@ def borrowed_fig8(vm):
     # The own point wins over Fig. 10's: the fixture's failed RFUSE randread.
     check(find(by_claim(claims.evaluate(vm)), "fio-randread-4k: RFUSE higher")["verdict"] == M,
           "Fig. 8's own failed point was replaced by Fig. 10's")
-    with tempfile.TemporaryDirectory() as run:
-        with open(os.path.join(run, "report.json"), "w") as f:
-            json.dump(rep, f)
-        subprocess.run(["/usr/bin/python3", os.path.join(SOURCE, "reports", "plot", "plot.py"), run], check=True,
-                       stdout=subprocess.DEVNULL)
-        with open(os.path.join(run, "index.md")) as f:
-            text = f.read()
+    text, _ = run_plot(rep)
     check("Also drawn here, measured once for both figures: fio-randread-4k, fio-seqread-128k at 2 threads from "
           "`fig10`" in text, "index.md does not say which Fig. 8 bars come from fig10")
 
 
 def plot_writes_claims(vm):
     """plot.py puts the claims into the run's own index.md."""
-    with tempfile.TemporaryDirectory() as run:
-        with open(os.path.join(run, "report.json"), "w") as f:
-            json.dump(vm, f)
-        subprocess.run(["/usr/bin/python3", os.path.join(SOURCE, "reports", "plot", "plot.py"), run], check=True,
-                       stdout=subprocess.DEVNULL)
-        with open(os.path.join(run, "index.md")) as f:
-            text = f.read()
-        check(os.path.exists(os.path.join(run, "fig8.png")), "plot.py drew no fig8.png")
+    text, files = run_plot(vm)
+    check("fig8.png" in files, "plot.py drew no fig8.png")
     check("## Paper claims (PAPER.md)" in text, "plot.py's index.md has no claims")
     check(claims.RULES in text, "the rules are not stated in index.md")
     counts = [line for line in claims.table(claims.evaluate(vm)) if "reproduced," in line][0]
