@@ -3,8 +3,10 @@
 #   ./run.sh setup           install every Debian package the project needs (idempotent)
 #   ./run.sh build           build userspace (CMake) and the kernel module (Kbuild)
 #   ./run.sh test            setup + build + every test (CTest)
-#   ./run.sh vm -- CMD...    run CMD inside Debian's 6.1 kernel under qemu (vm --help)
-#   ./run.sh vm-image        fetch and prepare that kernel and initramfs (vm does it too)
+#   ./run.sh vm [--kernel 6.1|6.12|7] -- CMD...
+#                            run CMD inside one of Debian's kernels under qemu (vm --help)
+#   ./run.sh vm-image [--kernel K]  fetch and prepare that kernel and initramfs (vm does it too)
+#   ./run.sh kernels         the supported kernel lines and their Debian packages
 #   ./run.sh full-suite      the evaluation suite: here and, without /dev/rfuse, also in the VM (see README)
 #   ./run.sh gate [--quick]  the performance regression gate, RFUSE in the VM (0 pass, 1 regressed, 2 cannot run)
 set -euo pipefail
@@ -16,22 +18,12 @@ JOBS=${JOBS:-$(nproc)}
 say() { printf '%s\n' "$*" >&2; }
 die() { say "run.sh: $*"; exit 2; }
 
-# Debian 12's 6.1 kernel ABI we build and test rfuse.ko against: the newest one
-# whose headers and unsigned image the archive has, unless RFUSE_KVER says.
-kernel_abi() {
-	if [[ -n "${RFUSE_KVER:-}" ]]; then echo "$RFUSE_KVER"; return; fi
-	local cached="$BUILD/.kver"
-	if [[ -s "$cached" ]] && dpkg-query -W -f='${Status}' "linux-headers-$(cat "$cached")" 2>/dev/null | grep -q 'ok installed'; then
-		cat "$cached"; return
-	fi
-	local v
-	v=$(apt-cache search --names-only '^linux-headers-6\.1\.0-[0-9]+-amd64$' 2>/dev/null |
-		awk '{print $1}' | sed 's/^linux-headers-//' | sort -t- -k3,3n | tail -1)
-	[[ -n "$v" ]] || v=$(ls -d /usr/src/linux-headers-6.1.0-*-amd64 2>/dev/null | sed 's|.*/linux-headers-||' | sort -t- -k3,3n | tail -1)
-	[[ -n "$v" ]] || return 1
-	mkdir -p "$BUILD" && echo "$v" > "$cached"
-	echo "$v"
-}
+# The Debian kernels rfuse.ko is built and tested for: rfuse-kmod/kernels.json,
+# handled by harness/kernels/kernels.sh. RFUSE_KERNEL (6.1, 6.12 or 7; default
+# the newest, 7) picks the one the VM rig boots; RFUSE_KERNELS the ones
+# `build` makes rfuse.ko for (default: all).
+KERNELS=$ROOT/harness/kernels/kernels.sh
+kernel_abi() { "$KERNELS" abi "$@"; }
 
 PACKAGES=(
 	build-essential cmake ninja-build pkg-config
@@ -39,7 +31,7 @@ PACKAGES=(
 	libgtest-dev libgmock-dev googletest libbenchmark-dev
 	nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev liburing-dev
 	fio attr acl util-linux e2fsprogs procps psmisc jq
-	qemu-system-x86 busybox-static kmod cpio
+	qemu-system-x86 busybox-static kmod cpio mmdebstrap xz-utils zstd
 	python3 python3-matplotlib python3-jsonschema python3-pandas
 )
 
@@ -48,15 +40,6 @@ cmd_setup() {
 	for p in "${PACKAGES[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
 	done
-	local kver=""
-	kver=$(kernel_abi 2>/dev/null || true)
-	if [[ -z "$kver" ]]; then
-		say "setup: refreshing the package lists"
-		apt-get update -qq
-		kver=$(kernel_abi) || die "no linux-headers-6.1.0-*-amd64 in the Debian archive"
-	fi
-	dpkg-query -W -f='${Status}' "linux-headers-$kver" 2>/dev/null | grep -q 'ok installed' ||
-		missing+=("linux-headers-$kver")
 	if ((${#missing[@]})); then
 		say "setup: installing ${missing[*]}"
 		[[ $(id -u) -eq 0 ]] || die "setup needs root to install packages"
@@ -79,41 +62,18 @@ cmd_build() {
 	fi
 }
 
-# Out-of-tree Kbuild writes next to its sources: build a copy under $BUILD.
-# rfuse.ko includes fs/fuse/fuse_i.h, which the headers package lacks: take
-# it from Debian's linux-source-6.1 of exactly the headers' version (cached
-# in $BUILD/rfuse-kmod-cache, never committed), with checkpatch.pl beside it.
+# rfuse.ko for every kernel line of rfuse-kmod/kernels.json (or those in
+# RFUSE_KERNELS), each in $BUILD/rfuse-kmod/<ABI>/: kbuild runs in a chroot of
+# the line's Debian release with its linux-headers, and fs/fuse's internal
+# headers come from linux-source of exactly that version (harness/kernels/).
 build_kmod() {
-	local kver kdir hver out cache deb
-	kver=$(kernel_abi) || die "no 6.1 kernel headers: run ./run.sh setup"
-	kdir=/usr/src/linux-headers-$kver
-	[[ -d "$kdir" ]] || die "missing $kdir: run ./run.sh setup"
-	hver=$(dpkg-query -W -f='${Version}' "linux-headers-$kver" 2>/dev/null) ||
-		die "linux-headers-$kver is not installed: run ./run.sh setup"
-	out=$BUILD/rfuse-kmod
-	cache=$BUILD/rfuse-kmod-cache
-	mkdir -p "$out" "$cache"
-	if [[ ! -f "$out/fuse-internal/fuse_i.h" || "$(cat "$out/fuse-internal/VERSION" 2>/dev/null)" != "$hver" ]]; then
-		deb=$cache/linux-source-6.1_${hver}_all.deb
-		if [[ ! -f "$deb" ]]; then
-			say "build: fetching linux-source-6.1=$hver for fs/fuse/fuse_i.h"
-			(cd "$cache" && apt-get download -qq "linux-source-6.1=$hver" 2>/dev/null) ||
-				die "cannot download linux-source-6.1=$hver: rfuse.ko needs fs/fuse/fuse_i.h of exactly the kernel headers' version ($kver = $hver)"
-		fi
-		[[ "$(dpkg-deb -f "$deb" Version)" == "$hver" ]] ||
-			die "$deb is not version $hver: refusing to build rfuse.ko against another kernel's fuse_i.h"
-		rm -rf "$cache/src" && mkdir -p "$cache/src"
-		dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/src/linux-source-6.1.tar.xz |
-			tar -xJ -C "$cache/src" --strip-components=1 --wildcards '*/fs/fuse/fuse_i.h' \
-				'*/scripts/checkpatch.pl' '*/scripts/spelling.txt' '*/scripts/const_structs.checkpatch' ||
-			die "cannot extract fs/fuse/fuse_i.h from $deb"
-		mkdir -p "$out/fuse-internal"
-		cp "$cache/src/fs/fuse/fuse_i.h" "$out/fuse-internal/"
-		echo "$hver" > "$out/fuse-internal/VERSION"
-	fi
-	cp -u "$ROOT"/rfuse-kmod/{Kbuild,*.c,*.h} "$out/" 2>/dev/null || true
-	[[ -d "$ROOT/rfuse-kmod/include" ]] && cp -ru "$ROOT/rfuse-kmod/include" "$out/"
-	make -s -C "$kdir" M="$out" modules >&2
+	local line abi
+	for line in ${RFUSE_KERNELS:-$("$KERNELS" lines)}; do
+		abi=$("$KERNELS" abi "$line") || exit 2
+		say "build: rfuse.ko for $abi (kernel line $line)"
+		"$KERNELS" build "$line" "$ROOT/rfuse-kmod" "$BUILD/rfuse-kmod/$abi" ||
+			die "build: rfuse.ko for $abi failed"
+	done
 }
 
 cmd_test() {
@@ -125,8 +85,35 @@ cmd_test() {
 }
 
 cmd_vm() {
-	[[ "${1:-}" == "--" ]] && shift
 	exec "$ROOT/harness/vm/vm.sh" "$@"
+}
+
+# take_kernel_option ARGS...: sets KERNEL_ARGS to ARGS without --kernel K,
+# and exports RFUSE_KERNEL=K (checked) when it is there.
+take_kernel_option() {
+	KERNEL_ARGS=()
+	while (($#)); do
+		case "$1" in
+		--kernel) [[ $# -ge 2 ]] || die "--kernel needs a value ($("$KERNELS" lines | tr '\n' ' '))"
+			RFUSE_KERNEL=$2; shift 2 ;;
+		--kernel=*) RFUSE_KERNEL=${1#*=}; shift ;;
+		--) KERNEL_ARGS+=("$@"); break ;;
+		*) KERNEL_ARGS+=("$1"); shift ;;
+		esac
+	done
+	if [[ -n ${RFUSE_KERNEL:-} ]]; then
+		RFUSE_KERNEL=$("$KERNELS" line "$RFUSE_KERNEL") || exit 2
+		export RFUSE_KERNEL
+	fi
+}
+
+cmd_kernels() {
+	local l
+	for l in $("$KERNELS" lines); do
+		printf '%-5s %-22s %-20s %s\n' "$l" "$("$KERNELS" abi "$l")" "$("$KERNELS" get "$l" version)" \
+			"$("$KERNELS" get "$l" archive)"
+	done
+	say "default: $("$KERNELS" line) (RFUSE_KERNEL or --kernel picks another)"
 }
 
 # ./run.sh full-suite [--profile quick|standard|paper] [--filter GLOB]... [--spec FILE] [--out DIR]
@@ -287,8 +274,10 @@ cmd_gate() {
 gate_vm() {
 	local out=$BUILD/gate/vm update=0 a cls base commit ref=""
 	for a in "$@"; do [[ $a == --update-baseline ]] && update=1; done
-	[[ -f $BUILD/rfuse-kmod/rfuse.ko ]] || { say "gate: no $BUILD/rfuse-kmod/rfuse.ko: cannot measure RFUSE"; return 2; }
-	cls="$(nproc)cpu-vm-$(kernel_abi | cut -d. -f1,2)"
+	local ko
+	ko=$BUILD/rfuse-kmod/$(kernel_abi)/rfuse.ko
+	[[ -f $ko ]] || { say "gate: no $ko: cannot measure RFUSE"; return 2; }
+	cls="$(nproc)cpu-vm-$("$KERNELS" line)"
 	rm -rf "$out"
 	mkdir -p "$out/baselines"
 	cp "$ROOT"/reports/baselines/*.json "$out/baselines/" 2>/dev/null || true
@@ -321,11 +310,12 @@ main() {
 	build) cmd_setup; cmd_build "$@" ;;
 	test) cmd_test "$@" ;;
 	vm) cmd_vm "$@" ;;
-	vm-image) cmd_setup; exec "$ROOT/harness/vm/vm-image.sh" ;;
-	full-suite) cmd_full_suite "$@" ;;
-	gate) cmd_gate "$@" ;;
-	kver) kernel_abi ;;
-	*) die "unknown command '$sub' (setup, build, test, vm, vm-image, full-suite, gate, kver)" ;;
+	vm-image) take_kernel_option "$@"; cmd_setup; exec "$ROOT/harness/vm/vm-image.sh" ;;
+	full-suite) take_kernel_option "$@"; cmd_full_suite "${KERNEL_ARGS[@]}" ;;
+	gate) take_kernel_option "$@"; cmd_gate "${KERNEL_ARGS[@]}" ;;
+	kver) kernel_abi "$@" ;;
+	kernels) cmd_kernels ;;
+	*) die "unknown command '$sub' (setup, build, test, vm, vm-image, full-suite, gate, kver, kernels)" ;;
 	esac
 }
 

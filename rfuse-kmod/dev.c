@@ -66,14 +66,14 @@ int rfuse_dev_bind(struct file *file, struct rfuse_chan *chan,
 	if (rf->chan)
 		goto out;
 	err = -ENOMEM;
-	fud = fuse_dev_alloc_install(fc);
+	fud = rfuse_dev_alloc_install(fc);
 	if (!fud)
 		goto out;
 	nf = anon_inode_getfile("[rfuse-notify]", &rfuse_notify_fops, fud,
 				O_WRONLY);
 	if (IS_ERR(nf)) {
 		err = PTR_ERR(nf);
-		fuse_dev_free(fud);
+		rfuse_dev_free(fud);
 		goto out;
 	}
 	rf->notify_fud = fud;
@@ -101,10 +101,10 @@ static int rfuse_dev_release(struct inode *inode, struct file *file)
 	struct rfuse_file *rf = file->private_data;
 
 	if (rf->chan) {
-		fuse_abort_conn(rf->fc);
+		rfuse_abort(rf->fc);
 		/* no write is in flight: it would hold this file */
 		fput(rf->notify_file);
-		fuse_dev_free(rf->notify_fud);
+		rfuse_dev_free(rf->notify_fud);
 		fuse_conn_put(rf->fc);
 		rfuse_chan_put(rf->chan);
 	}
@@ -200,5 +200,5 @@ const struct file_operations rfuse_dev_fops = {
 	.mmap		= rfuse_dev_mmap,
 	.unlocked_ioctl	= rfuse_dev_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
-	.llseek		= no_llseek,
+	.llseek		= RFUSE_NO_LLSEEK,
 };

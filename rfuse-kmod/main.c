@@ -78,9 +78,9 @@ static int __init rfuse_init(void)
 
 	if (!rfuse_ring_slots || rfuse_ring_slots > 4096 || !rfuse_arg_slots ||
 	    rfuse_arg_slots > 1024 || !rfuse_max_pages ||
-	    rfuse_max_pages > FUSE_MAX_MAX_PAGES) {
+	    rfuse_max_pages > RFUSE_MAX_MAX_PAGES) {
 		pr_err("rfuse: ring_slots 1..4096, arg_slots 1..1024, max_pages 1..%u\n",
-		       FUSE_MAX_MAX_PAGES);
+		       RFUSE_MAX_MAX_PAGES);
 		return -EINVAL;
 	}
 	rfuse_wq = alloc_workqueue("rfuse", WQ_UNBOUND, 0);

@@ -10,7 +10,7 @@
  * and a slot freed later pulls them out, oldest first.
  *
  * A request in a slot sits on the processing list of the ring's fuse_dev
- * with FR_SENT set, so fuse_abort_conn() ends it. Whoever completes a slot
+ * with FR_SENT set, so fuse's abort ends it. Whoever completes a slot
  * takes the request off that list under pq.lock while pq.connected holds;
  * afterwards nobody else can end it. After an abort the slot's req pointer
  * is never dereferenced again.
@@ -99,6 +99,26 @@ static u32 rfuse_room(u32 head, u32 daemon_tail, u32 size)
 }
 
 /*
+ * Takes up to @max forgets off fiq's forget list (fiq->lock held), oldest
+ * first, as a NULL-terminated chain.
+ */
+static struct fuse_forget_link *rfuse_dequeue_forgets(struct fuse_iqueue *fiq,
+						      unsigned int max)
+{
+	struct fuse_forget_link *head = fiq->forget_list_head.next;
+	struct fuse_forget_link **next = &head;
+	unsigned int count;
+
+	for (count = 0; *next && count < max; count++)
+		next = &(*next)->next;
+	fiq->forget_list_head.next = *next;
+	*next = NULL;
+	if (!fiq->forget_list_head.next)
+		fiq->forget_list_tail = &fiq->forget_list_head;
+	return head;
+}
+
+/*
  * Moves queued forgets and interrupts into @ring while it has room. Those
  * that do not fit stay queued in fiq; the next RFUSE_IOC_WAIT retries.
  * Returns whether anything was published.
@@ -109,7 +129,6 @@ static bool rfuse_ring_fill_aux(struct rfuse_ring *ring, struct fuse_iqueue *fiq
 	struct fuse_forget_link *link, *next;
 	struct fuse_req *req, *tmp;
 	bool published = false;
-	unsigned int count;
 	u32 room, head;
 
 	lockdep_assert_held(&fiq->lock);
@@ -119,7 +138,7 @@ static bool rfuse_ring_fill_aux(struct rfuse_ring *ring, struct fuse_iqueue *fiq
 	room = rfuse_room(head, READ_ONCE(ring->ctl->forget_tail),
 			  info->forget_entries);
 	if (room && fiq->forget_list_head.next) {
-		link = fuse_dequeue_forget(fiq, room, &count);
+		link = rfuse_dequeue_forgets(fiq, room);
 		for (; link; link = next) {
 			struct rfuse_forget_entry *e;
 
@@ -158,7 +177,7 @@ static bool rfuse_ring_fill_aux(struct rfuse_ring *ring, struct fuse_iqueue *fiq
 }
 
 /* Forgets and interrupts: the current CPU's ring first, then the others. */
-static void rfuse_fill_aux_and_unlock(struct fuse_iqueue *fiq)
+static void __maybe_unused rfuse_fill_aux_and_unlock(struct fuse_iqueue *fiq)
 	__releases(fiq->lock)
 {
 	struct rfuse_chan *chan = fiq->priv;
@@ -339,7 +358,7 @@ static void rfuse_slot_release(struct rfuse_ring *ring, unsigned int slot_id)
  */
 static void rfuse_slot_freed(struct rfuse_ring *ring)
 {
-	if (!list_empty(&ring->chan->fc->iq.pending))
+	if (!list_empty(&rfuse_fc_iq(ring->chan->fc)->pending))
 		rfuse_dispatch_pending(ring->chan);
 }
 
@@ -357,13 +376,14 @@ static void rfuse_copy_request(struct fuse_req *req, void *dst)
 		if (i == args->in_numargs - 1 && args->in_pages) {
 			struct fuse_args_pages *ap =
 				container_of(args, struct fuse_args_pages, args);
-			unsigned int left = arg->size, p;
+			unsigned int left = arg->size, p, len, off;
 
-			for (p = 0; p < ap->num_pages && left; p++) {
-				unsigned int n = min(left, ap->descs[p].length);
+			for (p = 0; p < rfuse_ap_count(ap) && left; p++) {
+				unsigned int n;
 
-				memcpy_from_page(dst, ap->pages[p],
-						 ap->descs[p].offset, n);
+				rfuse_ap_desc(ap, p, &len, &off);
+				n = min(left, len);
+				rfuse_ap_read(ap, p, off, dst, n);
 				dst += n;
 				left -= n;
 			}
@@ -425,16 +445,17 @@ static int rfuse_copy_reply(struct rfuse_ring *ring, struct rfuse_slot *slot,
 			struct fuse_args_pages *ap =
 				container_of(args, struct fuse_args_pages, args);
 			bool zeroing = args->page_zeroing;
-			unsigned int left = arg->size, p;
+			unsigned int left = arg->size, p, len, off;
 
-			for (p = 0; p < ap->num_pages && (left || zeroing); p++) {
-				unsigned int n = min(left, ap->descs[p].length);
+			for (p = 0; p < rfuse_ap_count(ap) && (left || zeroing); p++) {
+				unsigned int n;
 
-				if (zeroing && n < PAGE_SIZE)
-					clear_highpage(ap->pages[p]);
+				rfuse_ap_desc(ap, p, &len, &off);
+				n = min(left, len);
+				if (zeroing)
+					rfuse_ap_zero_short(ap, p, n);
 				if (n)
-					memcpy_to_page(ap->pages[p],
-						       ap->descs[p].offset, src, n);
+					rfuse_ap_write(ap, p, off, src, n);
 				src += n;
 				left -= n;
 			}
@@ -708,7 +729,7 @@ static void rfuse_dispatch_and_unlock(struct rfuse_chan *chan,
 
 static void rfuse_dispatch_pending(struct rfuse_chan *chan)
 {
-	struct fuse_iqueue *fiq = &chan->fc->iq;
+	struct fuse_iqueue *fiq = rfuse_fc_iq(chan->fc);
 
 	spin_lock(&fiq->lock);
 	if (!fiq->connected) {
@@ -777,8 +798,8 @@ static void rfuse_poll_own(struct rfuse_chan *chan, struct rfuse_own *own)
 		rfuse_complete_claimed(ring, own->slot_id, true);
 }
 
-/* fuse_iqueue_ops.wake_pending_and_unlock: a request was queued */
-static void rfuse_wake_pending_and_unlock(struct fuse_iqueue *fiq)
+/* fuse_iqueue_ops.wake_pending_and_unlock (6.1): a request was queued */
+static void __maybe_unused rfuse_wake_pending_and_unlock(struct fuse_iqueue *fiq)
 	__releases(fiq->lock)
 {
 	struct rfuse_chan *chan = fiq->priv;
@@ -803,12 +824,66 @@ static void rfuse_release_fiq(struct fuse_iqueue *fiq)
 	rfuse_chan_put(fiq->priv);
 }
 
-const struct fuse_iqueue_ops rfuse_fiq_ops = {
-	.wake_forget_and_unlock		= rfuse_fill_aux_and_unlock,
-	.wake_interrupt_and_unlock	= rfuse_fill_aux_and_unlock,
-	.wake_pending_and_unlock	= rfuse_wake_pending_and_unlock,
-	.release			= rfuse_release_fiq,
-};
+/*
+ * fuse_iqueue_ops.send_req (6.12+): called without fiq->lock; queues the
+ * request on fiq->pending as 6.1's fuse did before its wake_pending, so
+ * the rest is the same. Background requests come under fc->bg_lock, where
+ * fuse_request_end() must not be called: a dead queue ends them deferred.
+ */
+static void __maybe_unused rfuse_send_req(struct fuse_iqueue *fiq,
+					  struct fuse_req *req)
+{
+	rfuse_assign_unique(fiq, req);
+	spin_lock(&fiq->lock);
+	if (fiq->connected) {
+		list_add_tail(&req->list, &fiq->pending);
+		rfuse_wake_pending_and_unlock(fiq);
+		return;
+	}
+	spin_unlock(&fiq->lock);
+	clear_bit(FR_PENDING, &req->flags);
+	rfuse_defer_end(fiq->priv, req, -ENOTCONN);
+}
+
+/* fuse_iqueue_ops.send_forget (6.12+): queued in fiq, then published. */
+static void __maybe_unused rfuse_send_forget(struct fuse_iqueue *fiq,
+					     struct fuse_forget_link *link)
+{
+	spin_lock(&fiq->lock);
+	if (!fiq->connected) {
+		spin_unlock(&fiq->lock);
+		kfree(link);
+		return;
+	}
+	fiq->forget_list_tail->next = link;
+	fiq->forget_list_tail = link;
+	rfuse_fill_aux_and_unlock(fiq);
+}
+
+/*
+ * fuse_iqueue_ops.send_interrupt (6.12+): fuse calls it for a request it
+ * saw FR_SENT on; queued in fiq unless the request finished meanwhile.
+ */
+static void __maybe_unused rfuse_send_interrupt(struct fuse_iqueue *fiq,
+						struct fuse_req *req)
+{
+	spin_lock(&fiq->lock);
+	if (!list_empty(&req->intr_entry) || !test_bit(FR_SENT, &req->flags)) {
+		spin_unlock(&fiq->lock);
+		return;
+	}
+	list_add_tail(&req->intr_entry, &fiq->interrupts);
+	/* pairs with the barrier of test_and_set_bit() in fuse_request_end() */
+	smp_mb();
+	if (test_bit(FR_FINISHED, &req->flags)) {
+		list_del_init(&req->intr_entry);
+		spin_unlock(&fiq->lock);
+		return;
+	}
+	rfuse_fill_aux_and_unlock(fiq);
+}
+
+const struct fuse_iqueue_ops rfuse_fiq_ops = RFUSE_FIQ_OPS_INIT;
 
 /*
  * RFUSE_IOC_COMPLETE: the daemon finished a slot whose waiter sleeps (or a
@@ -865,7 +940,7 @@ static void rfuse_note_worker_cpu(struct rfuse_ring *ring)
 
 /*
  * RFUSE_IOC_WAIT: a daemon worker sleeps until its ring has work. It also
- * listens on fiq->waitq, which only fuse_abort_conn() wakes here. Workers
+ * listens on fiq->waitq, which only fuse's abort wakes here. Workers
  * wait exclusively: a new request wakes one of them, not every worker of
  * the ring (they share a CPU, and all but one would find nothing). A woken
  * worker serves everything on its ring before it waits again, and a wake-up
@@ -874,7 +949,7 @@ static void rfuse_note_worker_cpu(struct rfuse_ring *ring)
 int rfuse_ring_wait(struct rfuse_chan *chan, struct fuse_conn *fc,
 		    unsigned int ring_id)
 {
-	struct fuse_iqueue *fiq = &fc->iq;
+	struct fuse_iqueue *fiq = rfuse_fc_iq(fc);
 	struct wait_queue_entry ring_wait, abort_wait;
 	struct rfuse_ring *ring;
 	int err;
@@ -902,7 +977,7 @@ int rfuse_ring_wait(struct rfuse_chan *chan, struct fuse_conn *fc,
 	add_wait_queue(&fiq->waitq, &abort_wait);
 	for (;;) {
 		set_current_state(TASK_INTERRUPTIBLE);
-		if (!READ_ONCE(fc->connected)) {
+		if (!rfuse_fc_connected(fc)) {
 			err = -ENODEV;
 			break;
 		}
@@ -1084,7 +1159,7 @@ void rfuse_chan_install_devs(struct rfuse_chan *chan, struct fuse_conn *fc)
 	unsigned int i;
 
 	for (i = 0; i < chan->nr_rings; i++)
-		fuse_dev_install(chan->rings[i].fud, fc);
+		rfuse_dev_install(chan->rings[i].fud, fc);
 }
 
 /*
@@ -1105,6 +1180,6 @@ void rfuse_chan_free_devs(struct rfuse_chan *chan)
 		ring->fud = NULL;
 		spin_unlock(&ring->lock);
 		if (fud)
-			fuse_dev_free(fud);
+			rfuse_dev_free(fud);
 	}
 }

@@ -18,6 +18,8 @@
 
 struct rfuse_fs_context {
 	struct fuse_fs_context fuse;
+	int fd;
+	bool fd_present;
 	struct file *file;
 	unsigned int rings;
 	unsigned int poll_us;
@@ -72,8 +74,8 @@ static int rfuse_parse_param(struct fs_context *fsc, struct fs_parameter *param)
 
 	switch (opt) {
 	case OPT_FD:
-		ctx->fuse.fd = result.uint_32;
-		ctx->fuse.fd_present = true;
+		ctx->fd = result.uint_32;
+		ctx->fd_present = true;
 		break;
 	case OPT_ROOTMODE:
 		if (!rfuse_valid_rootmode(result.uint_32))
@@ -132,14 +134,14 @@ static int rfuse_fill_super(struct super_block *sb, struct fs_context *fsc)
 	struct rfuse_fs_context *ctx = fsc->fs_private;
 	struct fuse_mount *fm = get_fuse_mount_super(sb);
 	struct fuse_conn *fc = fm->fc;
-	struct rfuse_chan *chan = fc->iq.priv;
+	struct rfuse_chan *chan = rfuse_fc_iq(fc)->priv;
 	int err;
 
 	err = rfuse_chan_alloc_devs(chan);
 	if (err)
 		return err;
 	/* rfuse installs its own fuse devices, one per ring */
-	ctx->fuse.fudptr = NULL;
+	rfuse_ctx_no_dev(&ctx->fuse);
 	err = fuse_fill_super_common(sb, &ctx->fuse);
 	if (err)
 		goto err_free_devs;
@@ -164,11 +166,11 @@ static int rfuse_get_tree(struct fs_context *fsc)
 	struct fuse_mount *fm;
 	int err;
 
-	if (!ctx->fuse.fd_present || !ctx->fuse.rootmode_present ||
+	if (!ctx->fd_present || !ctx->fuse.rootmode_present ||
 	    !ctx->fuse.user_id_present || !ctx->fuse.group_id_present)
 		return invalfc(fsc, "fd, rootmode, user_id and group_id are required");
 
-	ctx->file = fget(ctx->fuse.fd);
+	ctx->file = fget(ctx->fd);
 	if (!ctx->file)
 		return -EBADF;
 	err = -EINVAL;
@@ -185,14 +187,14 @@ static int rfuse_get_tree(struct fs_context *fsc)
 	err = -ENOMEM;
 	fc = kzalloc(sizeof(*fc), GFP_KERNEL);
 	fm = kzalloc(sizeof(*fm), GFP_KERNEL);
-	if (!fc || !fm) {
+	if (!fc || !fm ||
+	    rfuse_conn_init(fc, fm, fsc->user_ns, &rfuse_fiq_ops, chan)) {
 		kfree(fc);
 		kfree(fm);
 		rfuse_chan_put(chan);
 		goto out_fput;
 	}
 	/* from here on the fuse_conn owns our reference to chan */
-	fuse_conn_init(fc, fm, fsc->user_ns, &rfuse_fiq_ops, chan);
 	fc->release = fuse_free_conn;
 	/* no request may outgrow an argument slot */
 	fc->max_pages_limit = min_t(unsigned int, fc->max_pages_limit,
@@ -246,7 +248,7 @@ static void rfuse_kill_sb(struct super_block *sb)
 	/* without s_root the mount failed before the connection was set up */
 	if (sb->s_root && fuse_mount_remove(fm)) {
 		fuse_conn_destroy(fm);
-		rfuse_chan_free_devs(fm->fc->iq.priv);
+		rfuse_chan_free_devs(rfuse_fc_iq(fm->fc)->priv);
 	}
 	kill_anon_super(sb);
 	fuse_mount_destroy(fm);

@@ -15,9 +15,9 @@ note() { printf '%s\n' "$*" >&3; }
 # init.sh loaded fuse, loop and ext4 from the initramfs.
 [[ -c /dev/fuse ]] || note "no /dev/fuse in the guest"
 
-# rfuse.ko from this build tree, when it has been built.
+# rfuse.ko from this build tree, when it has been built for this kernel.
 rfuse=absent
-ko=$VM_BUILD/rfuse-kmod/rfuse.ko
+ko=$VM_BUILD/rfuse-kmod/$(uname -r)/rfuse.ko
 if [[ "$VM_NO_RFUSE" == 1 ]]; then
 	rfuse=skipped
 elif [[ -f "$ko" ]]; then

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Prepares what harness/vm/vm.sh boots: Debian 12's 6.1 kernel image, unpacked
-# (never installed) into the build tree with a modules.dep, and a small
-# initramfs (busybox-static, the virtio/9p modules, harness/vm/init.sh).
+# Prepares what harness/vm/vm.sh boots: one of the Debian kernels of
+# rfuse-kmod/kernels.json (RFUSE_KERNEL: 6.1, 6.12 or 7, default the newest),
+# unpacked (never installed) by harness/kernels/kernels.sh with a modules.dep,
+# and a small initramfs (busybox-static, the virtio/9p modules, init.sh).
 #
 #   harness/vm/vm-image.sh          build what is missing or stale; print nothing
 #   harness/vm/vm-image.sh --print  then print "KVER KERNEL INITRAMFS IMAGEROOT"
 #                                   (KERNEL: the file to boot; IMAGEROOT holds
 #                                   lib/modules/KVER)
 #
-# Inputs: RFUSE_BUILD_DIR (default ROOT/build), the ABI from `run.sh kver`.
-# Everything lands in $BUILD/vm/. Only the kernel package is downloaded, with
-# `apt-get download`. Exit status 125 when the image cannot be made.
+# Inputs: RFUSE_BUILD_DIR (default ROOT/build), RFUSE_KERNEL. The kernel tree
+# lands in $BUILD/kernels/<ABI>/root, the initramfs in $BUILD/vm/. Exit status
+# 125 when the image cannot be made, 2 for an unsupported RFUSE_KERNEL.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -36,50 +37,17 @@ fail() {
 print_paths=0
 [[ "${1:-}" == "--print" ]] && print_paths=1
 
-kver=$("$ROOT/run.sh" kver 2>/dev/null) || fail "no 6.1 kernel ABI known: run ./run.sh setup"
-[[ "$kver" =~ ^6\.1\.[0-9]+-[0-9]+-amd64$ ]] || fail "unexpected kernel ABI '$kver' (want 6.1.0-N-amd64)"
-pkg=linux-image-$kver-unsigned
-kroot=$VMDIR/kernel-$kver
-kernel=$kroot/boot/vmlinuz-$kver
-moddir=$kroot/lib/modules/$kver
-initramfs=$VMDIR/initramfs-$kver.cpio
-
+KERNELS=$ROOT/harness/kernels/kernels.sh
+kver=$("$KERNELS" abi) || exit $?
 mkdir -p "$VMDIR"
-# Parallel vm.sh runs (ctest -j) must not build the image twice at once.
-exec 9>"$VMDIR/.lock"
-flock 9
+kroot=$("$KERNELS" image) || exit 125
+kernel=$kroot/lib/modules/$kver/vmlinuz
+initramfs=$VMDIR/initramfs-$kver.cpio
+[[ -f $kernel ]] || fail "no kernel image at $kernel"
 
-# Step 1: the kernel package, unpacked. The stamp holds the package version.
-unpack_kernel() {
-	local want tmp deb
-	# An ABI's package is rebuilt rarely; asking apt on every run costs 0.5 s.
-	if [[ -s "$kroot/.stamp" && -f "$kernel" && -f "$moddir/modules.dep" ]]; then
-		return
-	fi
-	want=$(apt-cache policy "$pkg" 2>/dev/null | awk '/Candidate:/ {print $2}')
-	[[ -n "$want" && "$want" != "(none)" ]] ||
-		fail "apt does not know $pkg: run 'apt-get update' (or ./run.sh setup)"
-	printf 'vm-image: fetching %s %s\n' "$pkg" "$want" >&2
-	tmp=$(mktemp -d "$VMDIR/.fetch.XXXXXX")
-	# apt's sandbox user cannot write into a root-owned build tree.
-	if ! (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$pkg=$want" >/dev/null 2>"$tmp/apt.err"); then
-		cat "$tmp/apt.err" >&2
-		rm -rf "$tmp"
-		fail "apt-get download $pkg failed"
-	fi
-	deb=$(ls "$tmp"/*.deb)
-	rm -rf "$kroot"
-	mkdir -p "$tmp/root"
-	dpkg-deb -x "$deb" "$tmp/root" || { rm -rf "$tmp"; fail "cannot unpack $deb"; }
-	# Debian ships no modules.dep; the guest's modprobe needs one.
-	depmod -b "$tmp/root" "$kver" || { rm -rf "$tmp"; fail "depmod failed"; }
-	mv "$tmp/root" "$kroot"
-	echo "$want" >"$kroot/.stamp"
-	rm -rf "$tmp"
-	# Older ABIs' trees are 400 MB each: keep only the current one.
-	find "$VMDIR" -maxdepth 1 \( -name 'kernel-*' -o -name 'initramfs-*' \) \
-		! -name "kernel-$kver" ! -name "initramfs-$kver.cpio*" -exec rm -rf {} +
-}
+# Parallel vm.sh runs (ctest -j) must not build the initramfs twice at once.
+exec 9>"$VMDIR/.lock-$kver"
+flock 9
 
 # The module files (plain, .xz or .zst) that loading modules $@ takes, in
 # load order. Built-in ones need no file.
@@ -155,7 +123,7 @@ build_initramfs() {
 # bzImage is booted instead.
 extract_vmlinux() {
 	local elf=$kroot/vmlinux
-	if [[ -f "$elf" ]]; then
+	if [[ -f "$elf" && "$elf" -nt "$kernel" ]]; then
 		boot_kernel=$elf
 		return
 	fi
@@ -183,7 +151,6 @@ extract_vmlinux() {
 	fi
 }
 
-unpack_kernel
 build_initramfs
 extract_vmlinux
 if ((print_paths)); then

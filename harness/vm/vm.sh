@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The VM rig: runs one command inside Debian 12's 6.1 kernel under qemu, with
+# The VM rig: runs one command inside one of Debian's kernels under qemu, with
 # the host's / visible read-only, and returns the command's stdout, stderr and
 # exit status. `./run.sh vm -- COMMAND...` execs this; --help says more.
 set -uo pipefail
@@ -13,26 +13,31 @@ BUILD=$(realpath -m "${RFUSE_BUILD_DIR:-$ROOT/build}")
 readonly EXIT_CRASH=123 EXIT_TIMEOUT=124 EXIT_RIG=125
 
 usage() {
-	local kver
-	kver=$("$ROOT/run.sh" kver 2>/dev/null || echo '6.1.0-N-amd64')
+	local lines
+	lines=$("$ROOT/harness/kernels/kernels.sh" lines | tr '\n' ' ')
 	cat <<EOF
-usage: ./run.sh vm [-v] [--] COMMAND [ARG...]
-       harness/vm/vm.sh [-v] [--] COMMAND [ARG...]
+usage: ./run.sh vm [-v] [--kernel LINE] [--] COMMAND [ARG...]
+       harness/vm/vm.sh [-v] [--kernel LINE] [--] COMMAND [ARG...]
 
-Boots Debian 12's 6.1 kernel ($kver) under qemu (KVM when it works, TCG
-otherwise) and runs COMMAND in it as root. The guest sees the host's / read-only
+Boots one of Debian's kernels (rfuse-kmod/kernels.json: ${lines}; default the
+newest) under qemu (KVM when it works, TCG otherwise) and runs COMMAND in it
+as root. The guest sees the host's / read-only
 over 9p, so the repository, the build tree and every host binary are at their
 usual paths; /tmp, /var/tmp, /run and /dev/shm are the guest's own tmpfs; fuse,
-loop and ext4 are loaded, and rfuse.ko from \$BUILD/rfuse-kmod/ when it exists.
+loop and ext4 are loaded, and rfuse.ko from \$BUILD/rfuse-kmod/<ABI>/ when it
+exists for the booted kernel.
 COMMAND's stdout and stderr come back byte-exact on vm.sh's stdout and stderr,
 after COMMAND ends; its stdin is /dev/null; its exit status is vm.sh's. The
 guest powers off when COMMAND ends (background processes it left die with it).
 
 Options:
+  --kernel LINE   the kernel to boot: ${lines}(or its ABI); default \$RFUSE_KERNEL,
+                  else the newest line
   -v, --verbose   say on stderr what the rig does, and how long the boot took
   -h, --help      this text
 
 Environment:
+  RFUSE_KERNEL=LINE    as --kernel
   RFUSE_VM_OUT=DIR     a host folder the guest may write, at the same path
                        inside (created if missing). Default: a fresh folder in
                        the run folder, removed afterwards. Inside, \$RFUSE_VM_OUT
@@ -78,6 +83,10 @@ while (($#)); do
 	case "$1" in
 	-h | --help) usage; exit 0 ;;
 	-v | --verbose) verbose=1; shift ;;
+	--kernel)
+		[[ $# -ge 2 ]] || { say "--kernel needs a value"; exit $EXIT_RIG; }
+		RFUSE_KERNEL=$2; shift 2 ;;
+	--kernel=*) RFUSE_KERNEL=${1#*=}; shift ;;
 	--) shift; break ;;
 	-*) say "unknown option $1 (--help lists them)"; exit $EXIT_RIG ;;
 	*) break ;;
@@ -85,6 +94,11 @@ while (($#)); do
 done
 (($#)) || { say "no COMMAND given (usage: ./run.sh vm [-v] [--] COMMAND [ARG...]; --help says more)"; exit $EXIT_RIG; }
 [[ "${RFUSE_VM_VERBOSE:-0}" == 1 ]] && verbose=1
+
+if [[ -n ${RFUSE_KERNEL:-} ]]; then
+	RFUSE_KERNEL=$("$ROOT/harness/kernels/kernels.sh" line "$RFUSE_KERNEL") || exit $EXIT_RIG
+	export RFUSE_KERNEL
+fi
 
 QEMU=qemu-system-x86_64
 command -v "$QEMU" >/dev/null || rig_fail "$QEMU not found: run ./run.sh setup"
