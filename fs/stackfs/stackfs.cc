@@ -517,11 +517,6 @@ void sf_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
-void sf_access(fuse_req_t req, fuse_ino_t ino, int mask)
-{
-	reply_errno(req, faccessat(inode_of(req, ino)->fd, "", mask, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW));
-}
-
 // Extended attributes go by /proc/self/fd/N: following that magic link
 // lands on the inode itself, symlinks included.
 void sf_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags)
@@ -616,7 +611,8 @@ fuse_lowlevel_ops make_operations()
 	ops.releasedir = sf_releasedir;
 	ops.fsyncdir = sf_fsyncdir;
 	ops.statfs = sf_statfs;
-	ops.access = sf_access;
+	// No access: the mount always has default_permissions (main.cc), so the
+	// kernel answers access() itself and never asks.
 	ops.setxattr = sf_setxattr;
 	ops.getxattr = sf_getxattr;
 	ops.listxattr = sf_listxattr;
