@@ -1640,6 +1640,9 @@ TEST_F(Rfuse, ReviewEarlyInterruptWaitsForRoomInTheInterruptRing)
 		});
 		const unsigned slots = d.info().nr_slots;
 		ASSERT_LE(slots, 8U) << "load rfuse.ko with ring_slots=2 (RFUSE_KMOD_PARAMS)";
+		// fusectl's count of waiting requests (its stat() caches the root's
+		// attributes first, so later ones send nothing)
+		const long waiting_before = fuse_waiting(mnt);
 		auto nr_held = [&] {
 			std::lock_guard<std::mutex> g(lock);
 			return held.size();
@@ -1666,7 +1669,14 @@ TEST_F(Rfuse, ReviewEarlyInterruptWaitsForRoomInTheInterruptRing)
 		}
 		// the victim's LOOKUP waits on fuse's pending queue: no free slot
 		pid_t victim = caller("b");
-		std::this_thread::sleep_for(500ms);
+		if (waiting_before >= 0) {
+			auto end = Clock::now() + 20s;
+			while (fuse_waiting(mnt) < waiting_before + long(slots) + 1 && Clock::now() < end)
+				std::this_thread::sleep_for(5ms);
+			ASSERT_EQ(fuse_waiting(mnt), waiting_before + long(slots) + 1) << "b is not waiting";
+		} else {
+			std::this_thread::sleep_for(1s);
+		}
 		ASSERT_EQ(nr_held(), slots) << "b got a slot although all were held";
 		auto &ring = d.ring(0);
 		const std::uint32_t entries = d.info().intr_entries;
