@@ -19,6 +19,7 @@
 #include <linux/vmalloc.h>
 
 #include "rfuse_i.h"
+#include "rfuse_vma.h"
 
 struct rfuse_file {
 	/* all set once by rfuse_dev_bind(), each holding a reference */
@@ -112,7 +113,12 @@ static int rfuse_dev_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
-/* Maps one ring: offset RFUSE_RING_MMAP_OFFSET(ring), length <= ring_bytes. */
+/*
+ * Maps one ring: offset RFUSE_RING_MMAP_OFFSET(ring), length <= ring_bytes.
+ * Only as shared memory (a private mapping would copy pages on write and
+ * silently cut the daemon off), never executable (now or by a later
+ * mprotect()), and not inherited by fork()ed children.
+ */
 static int rfuse_dev_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct rfuse_chan *chan = rfuse_file_chan(file);
@@ -121,11 +127,16 @@ static int rfuse_dev_mmap(struct file *file, struct vm_area_struct *vma)
 
 	if (!chan)
 		return -ENODEV;
+	if (!(vma->vm_flags & VM_MAYSHARE))
+		return -EINVAL;
+	if (vma->vm_flags & VM_EXEC)
+		return -EPERM;
 	if (ring_id >= chan->nr_rings ||
 	    (off & ((1ULL << RFUSE_RING_MMAP_SHIFT) - 1)))
 		return -EINVAL;
 	if (vma->vm_end - vma->vm_start > chan->info.ring_bytes)
 		return -EINVAL;
+	rfuse_vm_flags_mod(vma, VM_DONTCOPY, VM_MAYEXEC);
 	return remap_vmalloc_range(vma, chan->rings[ring_id].shm, 0);
 }
 

@@ -83,7 +83,11 @@ static int __init rfuse_init(void)
 		       RFUSE_MAX_MAX_PAGES);
 		return -EINVAL;
 	}
-	rfuse_wq = alloc_workqueue("rfuse", WQ_UNBOUND, 0);
+	/*
+	 * Requests ended here may be writeback's (FUSE_WRITE of dirty pages):
+	 * memory reclaim can wait on them, so the queue needs its rescuer.
+	 */
+	rfuse_wq = alloc_workqueue("rfuse", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
 	if (!rfuse_wq)
 		return -ENOMEM;
 	err = misc_register(&rfuse_miscdev);

@@ -116,6 +116,13 @@ struct rfuse_chan {
 	unsigned int *cpu_ring;		/* nr_cpu_ids entries */
 	u64 poll_ns;
 	atomic_t rr_next;		/* round robin for spread requests */
+	/*
+	 * Pins rfuse.ko while the chan (and fc->iq.ops) lives: an internal
+	 * file whose fops' .owner is this module. Its last fput() drops the
+	 * module reference in __fput(), in core code after the free has
+	 * returned, so no module_put() here returns into unloaded text.
+	 */
+	struct file *pin;
 
 	/* requests that must be ended outside the submission context */
 	spinlock_t end_lock;

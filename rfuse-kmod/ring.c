@@ -15,6 +15,8 @@
  * afterwards nobody else can end it. After an abort the slot's req pointer
  * is never dereferenced again.
  */
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
 #include <linux/hash.h>
 #include <linux/highmem.h>
 #include <linux/log2.h>
@@ -197,28 +199,45 @@ static void __maybe_unused rfuse_fill_aux_and_unlock(struct fuse_iqueue *fiq)
 
 /*
  * An interrupt for a request that was signalled before it reached a slot
- * (fuse's request_wait_answer() only queues one once FR_SENT is set). Only
- * the unique is needed: the request itself may be gone already.
+ * (fuse's request_wait_answer() only queues one once FR_SENT is set): it
+ * is queued on fiq->interrupts as fuse's queue_interrupt() would, so one
+ * that finds every interrupt ring full waits there like the others (the
+ * next fill or RFUSE_IOC_WAIT retries it) instead of being dropped.
+ * Published at @state, the request may have been ended and freed since;
+ * it is touched only while its slot still holds it unclaimed (a completer
+ * detaches it under ring->lock) and its processing queue is connected (an
+ * abort takes it under pq.lock). Queued, fuse_request_end() unlinks it.
  */
-static void rfuse_push_interrupt(struct rfuse_ring *ring, u64 unique)
+static void rfuse_queue_interrupt(struct rfuse_ring *ring,
+				  unsigned int slot_id, unsigned int state,
+				  struct fuse_req *req)
 {
-	struct rfuse_info *info = &ring->chan->info;
-	u32 head;
+	struct fuse_iqueue *fiq = &ring->chan->fc->iq;
+	struct rfuse_slot *slot = &ring->slots[slot_id];
+	unsigned int now;
+	enum rfuse_slot_state st;
+	struct fuse_dev *fud;
+	bool queued = false;
 
-	spin_lock(&ring->aux_lock);
-	head = ring->intr_head;
-	if (rfuse_room(head, READ_ONCE(ring->ctl->intr_tail), info->intr_entries)) {
-		WRITE_ONCE(ring->intrs[head++ & (info->intr_entries - 1)], unique);
-		ring->intr_head = head;
-		/* the entry before the head the daemon acquires */
-		smp_store_release(&ring->ctl->intr_head, head);
-	} else {
-		/* the request still completes; only its early end is lost */
-		pr_warn_ratelimited("rfuse: interrupt ring %u full, interrupt of %llu dropped\n",
-				    ring->id, unique);
+	spin_lock(&fiq->lock);
+	spin_lock(&ring->lock);
+	now = atomic_read(&slot->state);
+	st = rfuse_state_of(now);
+	fud = ring->fud;
+	if ((now >> RFUSE_STATE_BITS) == (state >> RFUSE_STATE_BITS) &&
+	    (st == RFUSE_SLOT_POLLING || st == RFUSE_SLOT_ASLEEP) && fud) {
+		spin_lock(&fud->pq.lock);
+		if (fud->pq.connected && list_empty(&req->intr_entry)) {
+			list_add_tail(&req->intr_entry, &fiq->interrupts);
+			queued = true;
+		}
+		spin_unlock(&fud->pq.lock);
 	}
-	spin_unlock(&ring->aux_lock);
-	rfuse_wake_ring(ring);
+	spin_unlock(&ring->lock);
+	if (queued)
+		rfuse_fill_aux_and_unlock(fiq);
+	else
+		spin_unlock(&fiq->lock);
 }
 
 static void rfuse_end_work(struct work_struct *work)
@@ -407,10 +426,17 @@ static int rfuse_copy_reply(struct rfuse_ring *ring, struct rfuse_slot *slot,
 {
 	struct fuse_args *args = req->args;
 	const void *src = ring->shm + slot->out_off;
+	const struct fuse_out_header *shared = src;
 	struct fuse_out_header oh;
 	unsigned int i, nbytes;
 
-	memcpy(&oh, src, sizeof(oh));
+	/*
+	 * One load per field: a plain memcpy() would let the compiler read a
+	 * field again from the shared page after checking it.
+	 */
+	oh.len = READ_ONCE(shared->len);
+	oh.error = READ_ONCE(shared->error);
+	oh.unique = READ_ONCE(shared->unique);
 	if (oh.unique != slot->unique)
 		return -EIO;
 	/* like /dev/fuse: no kernel-internal error codes (ERESTARTSYS...) */
@@ -589,7 +615,7 @@ static unsigned int rfuse_send(struct rfuse_ring *ring, unsigned int slot_id,
 	trace_rfuse_req_queued(ring->id, slot_id, opcode, unique, polling);
 	rfuse_wake_ring(ring);
 	if (interrupted)
-		rfuse_push_interrupt(ring, unique);
+		rfuse_queue_interrupt(ring, slot_id, state, req);
 	return state;
 }
 
@@ -661,50 +687,82 @@ struct rfuse_own {
 	enum rfuse_wait_mode mode;
 };
 
+/* Requests waiting for an argument slot that one dispatch looks past. */
+#define RFUSE_DISPATCH_LOOKAHEAD	64U
+
 /*
  * Moves requests from fiq->pending into slots, oldest first, until the
  * queue is empty or every ring is full. Called with fiq->lock held.
+ *
+ * When no ring has a free argument slot (long handlers may hold them all),
+ * requests that need one stay where they are, in order, and younger ones
+ * that need none go ahead into free header slots: they do not compete for
+ * what the older ones wait for. Every dispatch starts again at the oldest
+ * request, so the argument slot freed next (its header slot with it) goes
+ * to the oldest request waiting for one; at most RFUSE_DISPATCH_LOOKAHEAD
+ * of those are looked past, to bound the work under fiq->lock.
  */
 static void rfuse_dispatch_and_unlock(struct rfuse_chan *chan,
 				      struct fuse_iqueue *fiq,
 				      struct rfuse_own *own)
 	__releases(fiq->lock)
 {
-	struct fuse_req *req;
+	bool no_arg_slot = false;
 
-	while ((req = list_first_entry_or_null(&fiq->pending, struct fuse_req,
-					       list))) {
-		struct rfuse_ring *ring;
+	for (;;) {
+		struct rfuse_ring *ring = NULL;
+		struct fuse_req *req, *found = NULL;
 		struct rfuse_slot *slot;
 		bool in_inline, out_inline, polling;
 		u32 in_len, out_cap, in_rel, out_rel;
 		int need_arg, slot_id, arg_id;
-		unsigned int state;
+		unsigned int state, waiting = 0;
 
-		rfuse_req_sizes(req, &in_len, &out_cap);
-		need_arg = rfuse_plan(chan, in_len, out_cap, &in_rel, &out_rel,
-				      &in_inline, &out_inline);
-		/*
-		 * A FUSE_NOTIFY_REPLY (FR_ISREPLY clear) takes a slot too: the
-		 * daemon ends it with a bare header, as if it had a reply.
-		 */
-		if (need_arg < 0) {
-			/* too large for any slot */
-			list_del_init(&req->list);
-			clear_bit(FR_PENDING, &req->flags);
+		list_for_each_entry(req, &fiq->pending, list) {
+			rfuse_req_sizes(req, &in_len, &out_cap);
+			need_arg = rfuse_plan(chan, in_len, out_cap, &in_rel,
+					      &out_rel, &in_inline, &out_inline);
+			/*
+			 * A FUSE_NOTIFY_REPLY (FR_ISREPLY clear) takes a slot
+			 * too: the daemon ends it with a bare header, as if it
+			 * had a reply.
+			 */
+			if (need_arg < 0) {
+				/* too large for any slot */
+				found = req;
+				break;
+			}
+			if (need_arg && no_arg_slot) {
+				if (++waiting >= RFUSE_DISPATCH_LOOKAHEAD)
+					goto out;
+				continue;
+			}
+			ring = rfuse_pick_ring(chan, req, need_arg, &slot_id,
+					       &arg_id);
+			if (ring) {
+				found = req;
+				break;
+			}
+			/* no header slot anywhere: nothing else fits either */
+			if (!need_arg)
+				goto out;
+			no_arg_slot = true;
+			waiting++;
+		}
+		if (!found)
+			break;
+		req = found;
+		list_del_init(&req->list);
+		clear_bit(FR_PENDING, &req->flags);
+		if (!ring) {
 			rfuse_defer_end(chan, req, -EIO);
 			continue;
 		}
-		ring = rfuse_pick_ring(chan, req, need_arg, &slot_id, &arg_id);
-		if (!ring)
-			break;
 		polling = false;
 		if (own && req == own->req) {
 			own->mode = rfuse_wait_mode(ring);
 			polling = own->mode != RFUSE_WAIT_SLEEP;
 		}
-		list_del_init(&req->list);
-		clear_bit(FR_PENDING, &req->flags);
 		spin_unlock(&fiq->lock);
 
 		slot = &ring->slots[slot_id];
@@ -724,6 +782,7 @@ static void rfuse_dispatch_and_unlock(struct rfuse_chan *chan,
 		}
 		spin_lock(&fiq->lock);
 	}
+out:
 	spin_unlock(&fiq->lock);
 }
 
@@ -810,9 +869,15 @@ static void __maybe_unused rfuse_wake_pending_and_unlock(struct fuse_iqueue *fiq
 	 * A synchronous request is queued by its waiter itself
 	 * (__fuse_request_send) with no other lock held, so that thread may
 	 * poll. Background ones come from flush_bg_queue() under fc->bg_lock.
+	 * Polling reads the request after another thread may have ended it,
+	 * so only a waiter holding its own reference polls: of the three
+	 * queuers, __fuse_request_send() takes one; fuse_simple_notify_reply()
+	 * queues FUSE_NOTIFY_REPLY from the daemon's write() and takes none
+	 * (an RFUSE_IOC_COMPLETE or an abort may end and free it at once).
 	 */
 	last = list_last_entry(&fiq->pending, struct fuse_req, list);
-	if (!test_bit(FR_BACKGROUND, &last->flags))
+	if (!test_bit(FR_BACKGROUND, &last->flags) &&
+	    last->in.h.opcode != FUSE_NOTIFY_REPLY)
 		own.req = last;
 	rfuse_dispatch_and_unlock(chan, fiq, &own);
 	if (own.ring)
@@ -1000,9 +1065,26 @@ int rfuse_ring_wait(struct rfuse_chan *chan, struct fuse_conn *fc,
 	return err;
 }
 
+/* never installed in an fd table: only its .owner matters */
+static const struct file_operations rfuse_pin_fops = {
+	.owner		= THIS_MODULE,
+};
+
+/*
+ * The last reference to a chan can go from code that holds no reference
+ * to this module (fuse_conn_put() from a fusectl file, after unmount and
+ * the daemon's close), so the chan's own pin must not be dropped by a
+ * module_put() here: rmmod could free this code before it returns. The
+ * pin file's last fput() defers __fput() (task work at the return to user
+ * space, or a kernel worker), which drops the module reference in core
+ * code. From a kernel thread that worker may run before we return: our
+ * only kernel threads are rfuse_wq's workers, which rfuse_exit() flushes,
+ * and kill_sb, which the filesystem type's .owner pins.
+ */
 static void rfuse_chan_free(struct kref *ref)
 {
 	struct rfuse_chan *chan = container_of(ref, struct rfuse_chan, ref);
+	struct file *pin = chan->pin;
 	unsigned int i;
 
 	for (i = 0; chan->rings && i < chan->nr_rings; i++) {
@@ -1025,7 +1107,8 @@ static void rfuse_chan_free(struct kref *ref)
 	kfree(chan->cpu_ring);
 	kfree(chan);
 	atomic_long_dec(&rfuse_stats.channels);
-	module_put(THIS_MODULE);
+	if (pin)
+		fput(pin);
 }
 
 void rfuse_chan_put(struct rfuse_chan *chan)
@@ -1101,7 +1184,13 @@ struct rfuse_chan *rfuse_chan_create(unsigned int nr_rings, unsigned int poll_us
 	chan = kzalloc(sizeof(*chan), GFP_KERNEL);
 	if (!chan)
 		return ERR_PTR(-ENOMEM);
-	__module_get(THIS_MODULE);
+	chan->pin = anon_inode_getfile("[rfuse-chan]", &rfuse_pin_fops, NULL,
+				       O_RDONLY);
+	if (IS_ERR(chan->pin)) {
+		err = PTR_ERR(chan->pin);
+		kfree(chan);
+		return ERR_PTR(err);
+	}
 	atomic_long_inc(&rfuse_stats.channels);
 	kref_init(&chan->ref);
 	spin_lock_init(&chan->end_lock);

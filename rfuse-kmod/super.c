@@ -196,9 +196,14 @@ static int rfuse_get_tree(struct fs_context *fsc)
 	}
 	/* from here on the fuse_conn owns our reference to chan */
 	fc->release = fuse_free_conn;
-	/* no request may outgrow an argument slot */
+	/*
+	 * No request may outgrow an argument slot: cap the limit INIT may
+	 * raise max_pages to, and max_pages itself, which stays at fuse's
+	 * default (32) when the daemon does not negotiate FUSE_MAX_PAGES.
+	 */
 	fc->max_pages_limit = min_t(unsigned int, fc->max_pages_limit,
 				    chan->info.max_pages);
+	fc->max_pages = min_t(unsigned int, fc->max_pages, fc->max_pages_limit);
 	chan->fc = fc;
 
 	fsc->s_fs_info = fm;

@@ -116,6 +116,24 @@ int run(fuse_args *args)
 			return fs_common::kExitFailure;
 		}
 	}
+	// The daemon runs as root and acts on the source with root's rights, so
+	// permissions are checked by the kernel, always (-o allow_other would
+	// otherwise let every user act as root on the source). The kernel
+	// checks each request against the caller's whole credentials (fsuid,
+	// fsgid, every supplementary group, capabilities) and the source's own
+	// mode bits and owners, which StackFS reports unchanged, at no cost in
+	// the daemon. The alternative, taking on the caller's credentials per
+	// request (setfsuid/setfsgid and a per-thread setgroups), needs the
+	// caller's supplementary groups, which FUSE does not send: a read of
+	// /proc/<pid>/task/<tid>/status per request (fuse_req_getgroups), on
+	// every operation of a filesystem we benchmark. The price of this choice,
+	// as for MemFS: POSIX ACLs of the source are not enforced (mode bits
+	// only), and a chmod made directly on the source reaches the checks once
+	// attr_timeout has passed.
+	if (fuse_opt_add_arg(args, "-odefault_permissions") != 0) {
+		std::fprintf(stderr, "%s: out of memory\n", kProgram.name);
+		return fs_common::kExitFailure;
+	}
 	stackfs::StackFs fs(cfg);
 	if (!help_or_version && !fs.error().empty()) {
 		std::fprintf(stderr, "%s: %s\n", kProgram.name, fs.error().c_str());

@@ -26,12 +26,12 @@ Inode *inode_of(fuse_req_t req, fuse_ino_t ino)
 	return self(req)->inode(ino);
 }
 
-// "N" and "/proc/self/fd/N" for an O_PATH descriptor: how a file held only
-// by O_PATH is reopened for I/O or named for the calls that have no *at()
-// form (xattrs, truncate, chmod).
+// "self/fd/N" (below StackFs::proc_fd()) and "/proc/self/fd/N" for an O_PATH
+// descriptor: how a file held only by O_PATH is reopened for I/O or named
+// for the calls that have no *at() form (xattrs, truncate, chmod).
 struct FdName {
-	char text[16];
-	explicit FdName(int fd) { std::snprintf(text, sizeof(text), "%d", fd); }
+	char text[24];
+	explicit FdName(int fd) { std::snprintf(text, sizeof(text), "self/fd/%d", fd); }
 };
 struct FdPath {
 	char text[32];
@@ -517,11 +517,6 @@ void sf_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
-void sf_access(fuse_req_t req, fuse_ino_t ino, int mask)
-{
-	reply_errno(req, faccessat(inode_of(req, ino)->fd, "", mask, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW));
-}
-
 // Extended attributes go by /proc/self/fd/N: following that magic link
 // lands on the inode itself, symlinks included.
 void sf_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags)
@@ -616,7 +611,8 @@ fuse_lowlevel_ops make_operations()
 	ops.releasedir = sf_releasedir;
 	ops.fsyncdir = sf_fsyncdir;
 	ops.statfs = sf_statfs;
-	ops.access = sf_access;
+	// No access: the mount always has default_permissions (main.cc), so the
+	// kernel answers access() itself and never asks.
 	ops.setxattr = sf_setxattr;
 	ops.getxattr = sf_getxattr;
 	ops.listxattr = sf_listxattr;
@@ -645,9 +641,14 @@ StackFs::StackFs(const Config &cfg) : cfg_(cfg)
 	root_.ino = st.st_ino;
 	root_.type = S_IFDIR;
 	root_.nlookup = 1;
-	proc_fd_ = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	// /proc, not /proc/self/fd: "self" is resolved when a path is walked, so
+	// a descriptor of /proc/self/fd would name this process's directory for
+	// good, and fuse_daemonize() forks after us. The daemon that serves would
+	// then look its descriptors up in the dead parent's table: every open of
+	// an existing file failed with ENOENT.
+	proc_fd_ = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (proc_fd_ < 0)
-		error_ = std::string("/proc/self/fd: ") + std::strerror(errno);
+		error_ = std::string("/proc: ") + std::strerror(errno);
 }
 
 StackFs::~StackFs()

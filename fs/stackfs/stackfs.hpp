@@ -23,7 +23,7 @@ struct Config {
 
 class StackFs {
 public:
-	// Opens the source and /proc/self/fd; on failure, `error()` says why.
+	// Opens the source and /proc; on failure, `error()` says why.
 	explicit StackFs(const Config &cfg);
 	~StackFs();
 	StackFs(const StackFs &) = delete;
@@ -39,7 +39,7 @@ private:
 	Config cfg_;
 	Inode root_;
 	InodeTable table_;
-	int proc_fd_ = -1; // /proc/self/fd, to reopen O_PATH descriptors
+	int proc_fd_ = -1; // /proc, to reopen O_PATH descriptors by "self/fd/N"
 	std::string error_;
 };
 

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <dirent.h>
 #include <fcntl.h>
 #include <fstream>
 #include <sstream>
@@ -65,6 +66,68 @@ void emergency_handler(int sig)
 }
 
 bool is_root() { return geteuid() == 0; }
+
+std::string read_whole(const std::string &path)
+{
+	std::ifstream in(path, std::ios::binary);
+	std::stringstream ss;
+	ss << in.rdbuf();
+	return ss.str();
+}
+
+// A daemonized daemon is the grandchild of this process: the subreaper flag
+// makes it our child once the process we started has exited.
+void become_subreaper()
+{
+	static std::atomic<bool> done{false};
+	if (!done.exchange(true) && prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+		throw std::runtime_error(std::string("PR_SET_CHILD_SUBREAPER: ") + std::strerror(errno));
+}
+
+// The newest child of this process whose command line is exactly `argv`, or
+// -1. (A zombie shows an empty command line and never matches.)
+pid_t find_child_running(const std::vector<std::string> &argv)
+{
+	std::string want;
+	for (const std::string &a : argv)
+		want.append(a).push_back('\0');
+	const long self = getpid();
+	pid_t found = -1;
+	unsigned long long found_start = 0;
+	DIR *proc = opendir("/proc");
+	if (proc == nullptr)
+		return -1;
+	while (dirent *e = readdir(proc)) {
+		char *end = nullptr;
+		long pid = std::strtol(e->d_name, &end, 10);
+		if (*end != '\0' || pid <= 0)
+			continue;
+		const std::string dir = std::string("/proc/") + e->d_name;
+		// stat: "pid (comm) state ppid ... starttime(22) ..."; comm may hold anything but ')'.
+		std::string stat = read_whole(dir + "/stat");
+		size_t paren = stat.rfind(')');
+		if (paren == std::string::npos)
+			continue;
+		std::istringstream fields(stat.substr(paren + 1));
+		std::string field;
+		long ppid = 0;
+		unsigned long long start = 0;
+		for (int n = 3; n <= 22 && fields >> field; ++n) {
+			if (n == 4)
+				ppid = std::strtol(field.c_str(), nullptr, 10);
+			else if (n == 22)
+				start = std::strtoull(field.c_str(), nullptr, 10);
+		}
+		if (ppid != self || read_whole(dir + "/cmdline") != want)
+			continue;
+		if (found < 0 || start >= found_start) {
+			found = static_cast<pid_t>(pid);
+			found_start = start;
+		}
+	}
+	closedir(proc);
+	return found;
+}
 
 } // namespace
 
@@ -131,7 +194,8 @@ MountedFs::MountedFs(DaemonSpec spec) : spec_(std::move(spec))
 	}
 
 	std::vector<std::string> args = spec_.argv;
-	args.push_back("-f");
+	if (!spec_.daemonize)
+		args.push_back("-f");
 	args.push_back(spec_.mountpoint);
 	std::vector<char *> cargv;
 	for (std::string &a : args)
@@ -139,6 +203,8 @@ MountedFs::MountedFs(DaemonSpec spec) : spec_(std::move(spec))
 	cargv.push_back(nullptr);
 
 	install_emergency_cleanup();
+	if (spec_.daemonize)
+		become_subreaper();
 	pid_t parent = getpid();
 	pid_ = fork();
 	if (pid_ < 0)
@@ -167,9 +233,14 @@ MountedFs::MountedFs(DaemonSpec spec) : spec_(std::move(spec))
 	auto deadline = std::chrono::steady_clock::now() + spec_.mount_timeout;
 	for (;;) {
 		fstype_ = fs_common::mount_type(spec_.mountpoint);
-		if (!fstype_.empty())
+		// Daemonized, the process we started exits 0 once it has mounted.
+		if (!fstype_.empty() && !spec_.daemonize)
 			return;
 		if (!daemon_alive()) {
+			if (spec_.daemonize && WIFEXITED(status_) && WEXITSTATUS(status_) == 0) {
+				adopt_daemon(args);
+				return;
+			}
 			std::string msg = "daemon " + spec_.argv[0] + " exited before mounting (" +
 					  (WIFEXITED(status_) ? "status " + std::to_string(WEXITSTATUS(status_))
 							      : "signal " + std::to_string(WTERMSIG(status_))) +
@@ -181,10 +252,34 @@ MountedFs::MountedFs(DaemonSpec spec) : spec_(std::move(spec))
 			std::string msg = "mount of " + spec_.mountpoint + " did not appear within " +
 					  std::to_string(spec_.mount_timeout.count()) + " ms: " + log_tail(1024);
 			stop();
+			// A daemon forked by the process just stopped is our child now.
+			if (pid_t daemon = spec_.daemonize ? find_child_running(args) : -1; daemon > 0) {
+				kill(daemon, SIGKILL);
+				waitpid(daemon, nullptr, 0);
+			}
 			throw std::runtime_error(msg);
 		}
 		std::this_thread::sleep_for(std::chrono::milliseconds(5));
 	}
+}
+
+void MountedFs::adopt_daemon(const std::vector<std::string> &argv)
+{
+	fstype_ = fs_common::mount_type(spec_.mountpoint);
+	pid_t daemon = find_child_running(argv);
+	if (fstype_.empty() || daemon < 0) {
+		std::string msg = "daemon " + spec_.argv[0] + " exited 0 but left " +
+				  (fstype_.empty() ? std::string("no mount on ") + spec_.mountpoint
+						   : "no daemon process behind the mount") +
+				  ": " + log_tail(1024);
+		stop();
+		throw std::runtime_error(msg);
+	}
+	pid_ = daemon;
+	status_ = -1;
+	reaped_ = false;
+	if (slot_ >= 0)
+		g_live[slot_].pid.store(daemon);
 }
 
 MountedFs::~MountedFs()
@@ -235,10 +330,7 @@ int MountedFs::stop()
 
 std::string MountedFs::log_tail(size_t max_bytes) const
 {
-	std::ifstream in(spec_.log_path, std::ios::binary);
-	std::stringstream ss;
-	ss << in.rdbuf();
-	std::string s = ss.str();
+	std::string s = read_whole(spec_.log_path);
 	if (s.size() > max_bytes)
 		s = s.substr(s.size() - max_bytes);
 	return s;

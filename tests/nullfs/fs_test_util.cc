@@ -17,6 +17,24 @@
 
 namespace fs_test {
 
+std::string fs_binary(const std::string &fs)
+{
+	const char *build = std::getenv("RFUSE_TEST_BUILD");
+	return binary(fs + "-" + (build != nullptr && *build != '\0' ? build : "fuse"));
+}
+
+harness::DaemonSpec fs_daemon_spec(const std::string &fs, const std::vector<std::string> &args,
+				   const std::string &mountpoint)
+{
+	harness::DaemonSpec spec;
+	spec.argv = {fs_binary(fs)};
+	spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+	spec.mountpoint = mountpoint;
+	const char *daemonize = std::getenv("RFUSE_TEST_DAEMONIZE");
+	spec.daemonize = daemonize != nullptr && std::string(daemonize) == "1";
+	return spec;
+}
+
 CommandResult run_command(const std::vector<std::string> &argv, const std::string &mountpoint,
 			  std::chrono::seconds limit)
 {

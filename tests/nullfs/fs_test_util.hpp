@@ -2,6 +2,7 @@
 // and mount points are, temporary directories, running a daemon to its exit.
 #pragma once
 
+#include "mount.hpp"
 #include "test_support.hpp"
 
 #include <chrono>
@@ -13,6 +14,17 @@ namespace fs_test {
 
 using test_support::binary;
 using TempDir = test_support::ScratchDir;
+
+// The daemon of filesystem `fs` ("nullfs") as CTest chose it, for a test
+// run over several builds and ways of starting: build/bin/<fs>-<build>, with
+// <build> from RFUSE_TEST_BUILD ("fuse" unless set; "rfuse" = the librfuse
+// build, which serves the transport RFUSE_TRANSPORT names).
+std::string fs_binary(const std::string &fs);
+
+// A spec to mount that daemon with `args` on `mountpoint`: in the background
+// (DaemonSpec::daemonize) when RFUSE_TEST_DAEMONIZE=1, else in the foreground.
+harness::DaemonSpec fs_daemon_spec(const std::string &fs, const std::vector<std::string> &args,
+				   const std::string &mountpoint);
 
 struct CommandResult {
 	int exit_code = -1;  // -1 when it did not exit normally

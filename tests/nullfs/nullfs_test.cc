@@ -29,15 +29,12 @@ class NullFsTest : public ::testing::Test {
 protected:
 	void mount(std::vector<std::string> options)
 	{
-		std::vector<std::string> argv = {fs_test::binary("nullfs-fuse")};
+		std::vector<std::string> args;
 		for (const std::string &o : options) {
-			argv.push_back("-o");
-			argv.push_back(o);
+			args.push_back("-o");
+			args.push_back(o);
 		}
-		harness::DaemonSpec spec;
-		spec.argv = argv;
-		spec.mountpoint = mp_.path();
-		fs_ = std::make_unique<harness::MountedFs>(spec);
+		fs_ = std::make_unique<harness::MountedFs>(fs_test::fs_daemon_spec("nullfs", args, mp_.path()));
 	}
 	void SetUp() override { mount({"file_size=" + std::to_string(kFileSize)}); }
 	std::string path(const std::string &name) const { return mp_ / name; }
@@ -252,7 +249,7 @@ class NullFsCommandLine : public ::testing::Test {
 protected:
 	fs_test::CommandResult run(std::vector<std::string> args, const std::string &mp)
 	{
-		args.insert(args.begin(), fs_test::binary("nullfs-fuse"));
+		args.insert(args.begin(), fs_test::fs_binary("nullfs"));
 		args.push_back("-f");
 		if (!mp.empty())
 			args.push_back(mp);
@@ -287,7 +284,7 @@ TEST_F(NullFsCommandLine, MissingMountPointPrintsUsageAndExits2)
 
 TEST_F(NullFsCommandLine, HelpExits0)
 {
-	fs_test::CommandResult r = fs_test::run_command({fs_test::binary("nullfs-fuse"), "--help"});
+	fs_test::CommandResult r = fs_test::run_command({fs_test::fs_binary("nullfs"), "--help"});
 	EXPECT_EQ(r.exit_code, 0) << r.output;
 	EXPECT_NE(r.output.find("file_size"), std::string::npos) << r.output;
 	EXPECT_NE(r.output.find("delay_us"), std::string::npos) << r.output;
@@ -304,10 +301,7 @@ TEST_F(NullFsCommandLine, NonexistentMountPointIsOneLineExit1)
 
 TEST_F(NullFsCommandLine, BusyMountPointIsOneLineExit1)
 {
-	harness::DaemonSpec spec;
-	spec.argv = {fs_test::binary("nullfs-fuse")};
-	spec.mountpoint = mp_.path();
-	harness::MountedFs first(spec);
+	harness::MountedFs first(fs_test::fs_daemon_spec("nullfs", {}, mp_.path()));
 	fs_test::CommandResult r = run({}, mp_.path());
 	EXPECT_EQ(r.exit_code, 1) << r.output;
 	EXPECT_EQ(fs_test::count_lines(r.output), 1) << r.output;

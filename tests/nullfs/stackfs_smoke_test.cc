@@ -222,6 +222,45 @@ TEST_F(StackFsUncachedTest, ChangesInTheSourceShowAtOnce)
 	EXPECT_EQ(read_file(s("existing")), "CHanged\n");
 }
 
+// Started as users start it, without -f: after mounting, the daemon forks
+// into the background (fuse_daemonize) and the process we started exits.
+// Files are reopened through their O_PATH descriptors by /proc/self/fd/N,
+// which must be the serving process's: it once was the exited parent's, and
+// every open of an existing file failed with ENOENT.
+class StackFsDaemonized : public ::testing::TestWithParam<const char *> {};
+
+TEST_P(StackFsDaemonized, ReopensExistingFiles)
+{
+	std::string bin = fs_test::binary(GetParam());
+	if (access(bin.c_str(), X_OK) != 0)
+		GTEST_SKIP() << bin << " is not built";
+	TempDir src("stackfs-src"), mp("stackfs-mnt");
+	write_file(src / "existing", "from the source\n");
+	harness::DaemonSpec spec;
+	spec.argv = {bin, src.path()};
+	spec.mountpoint = mp.path();
+	spec.env["RFUSE_TRANSPORT"] = "fuse"; // the librfuse build over /dev/fuse; libfuse3's ignores it
+	spec.daemonize = true;
+	harness::MountedFs fs(spec);
+	// What serves is the daemon, a session leader of its own, not the process we started.
+	EXPECT_EQ(getsid(fs.pid()), fs.pid());
+
+	write_file(mp / "created", "first\n");
+	int fd = open((mp / "created").c_str(), O_RDWR);
+	ASSERT_GE(fd, 0) << "reopening a file created through the mount: " << strerror(errno);
+	char buf[16] = {};
+	EXPECT_EQ(pread(fd, buf, sizeof(buf), 0), 6);
+	EXPECT_STREQ(buf, "first\n");
+	EXPECT_EQ(pwrite(fd, "FIRST", 5, 0), 5);
+	EXPECT_EQ(close(fd), 0);
+	EXPECT_EQ(read_file(src / "created"), "FIRST\n");
+	EXPECT_EQ(read_file(mp / "existing"), "from the source\n");
+	int status = fs.stop();
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "wait status " << status;
+}
+
+INSTANTIATE_TEST_SUITE_P(Builds, StackFsDaemonized, ::testing::Values("stackfs-fuse", "stackfs-rfuse"));
+
 TEST(StackFsCommandLine, MissingSourcePrintsUsageAndExits2)
 {
 	fs_test::CommandResult r = fs_test::run_command({fs_test::binary("stackfs-fuse"), "-f"});

@@ -1,13 +1,13 @@
 // posix_suite: the POSIX behaviour suite and the fsx-style random test,
 // comparing a subject filesystem against a fresh tmpfs.
 //
-//   posix_suite [gtest flags] --daemon "CMD [OPTS] [{source}]" [--daemon-env K=V]...
+//   posix_suite [gtest flags] --daemon "CMD [OPTS] [{source}]" [--daemon-env K=V]... [--daemonize]
 //   posix_suite [gtest flags] --subject-dir DIR
 //   posix_suite [gtest flags] --subject-tmpfs
 //
 // Some flags have an environment twin for wrappers that cannot pass
-// arguments (POSIX_SUITE_DAEMON, ..._DAEMON_ENV, ..._SUBJECT_DIR, ..._SEED,
-// ..._FSX_OPS, ..._READDIR_ENTRIES); the command line wins. The daemon also
+// arguments (POSIX_SUITE_DAEMON, ..._DAEMON_ENV, ..._DAEMONIZE, ..._SUBJECT_DIR,
+// ..._SEED, ..._FSX_OPS, ..._READDIR_ENTRIES); the command line wins. The daemon also
 // inherits our environment (e.g. RFUSE_TRANSPORT=uring).
 #include "suite_env.hpp"
 
@@ -40,6 +40,7 @@ int main(int argc, char **argv)
 		cfg.daemon = env_or("POSIX_SUITE_DAEMON", "");
 		cfg.subject_dir = env_or("POSIX_SUITE_SUBJECT_DIR", "");
 		daemon_env = posix::split_command(env_or("POSIX_SUITE_DAEMON_ENV", ""));
+		cfg.daemonize = env_or("POSIX_SUITE_DAEMONIZE", "0") == "1";
 		cfg.fsx_ops = static_cast<unsigned>(std::stoul(env_or("POSIX_SUITE_FSX_OPS", "3000")));
 		cfg.readdir_entries = static_cast<unsigned>(std::stoul(env_or("POSIX_SUITE_READDIR_ENTRIES", "10000")));
 	} catch (const std::exception &e) {
@@ -53,6 +54,8 @@ int main(int argc, char **argv)
 		       "on a scratch tmpfs (stackfs). Needs -o allow_other,default_permissions for the "
 		       "permission tests");
 	app.add_option("--daemon-env", daemon_env, "K=V added to the daemon's environment (repeatable)");
+	app.add_flag("--daemonize", cfg.daemonize,
+		     "start the daemon without -f, so that it forks into the background as it does for users");
 	app.add_option("--subject-dir", cfg.subject_dir, "test an already-mounted directory instead");
 	app.add_flag("--subject-tmpfs", cfg.subject_tmpfs, "test a second tmpfs (self-check of the suite)");
 	app.add_option("--reference-dir", cfg.reference_dir,

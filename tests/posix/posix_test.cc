@@ -98,6 +98,16 @@ std::string probe_in_child(int ref_dfd, int sub_dfd, long (&results)[2][N], Setu
 	return "";
 }
 
+// The unprivileged user of the permission probes, and a setup for
+// probe_in_child() that becomes it (system calls only).
+constexpr uid_t kNobody = 65534;
+
+bool become_nobody()
+{
+	return setgroups(0, nullptr) == 0 && setresgid(kNobody, kNobody, kNobody) == 0 &&
+	       setresuid(kNobody, kNobody, kNobody) == 0;
+}
+
 // ---------------------------------------------------------------- open
 
 TEST_F(Open, ExclOnExistingIsEexist)
@@ -1186,7 +1196,6 @@ TEST_F(Permissions, NonRootIsDenied)
 	make_file("setuid", "s");
 	both([](Dir &d) { return d.chmod("setuid", 06777); });
 
-	constexpr uid_t kNobody = 65534;
 	struct Probe {
 		const char *what;
 		long expected; // 0 = success, else errno; or a value for the *_of probes
@@ -1213,10 +1222,6 @@ TEST_F(Permissions, NonRootIsDenied)
 	};
 	constexpr size_t kProbes = sizeof(probes) / sizeof(probes[0]);
 
-	auto become_nobody = [] {
-		return setgroups(0, nullptr) == 0 && setresgid(kNobody, kNobody, kNobody) == 0 &&
-		       setresuid(kNobody, kNobody, kNobody) == 0;
-	};
 	auto probe = [](int dfd, long *r) {
 		auto rc = [](long v) { return v < 0 ? static_cast<long>(errno) : 0L; };
 		int fd = openat(dfd, "secret", O_RDONLY);
@@ -1269,6 +1274,97 @@ TEST_F(Permissions, NonRootIsDenied)
 	EXPECT_EQ(judged(same_stat("setuid")).val.st_mode, S_IFREG | 0777);
 	expect_content("setuid", "w");
 	expect_listing_same("rootdir");
+	expect_listing_same("open");
+}
+
+// A root-owned 0600 file and a 0700 root directory are closed to everyone
+// else, whatever the modes of what the directory holds; the refused calls
+// change nothing. (With FUSE, only the kernel's checks can refuse them:
+// a daemon running as root would perform every one.)
+TEST_F(Permissions, PrivateFileAndDirectoryAreClosedToOthers)
+{
+	if (geteuid() != 0)
+		GTEST_SKIP() << "needs root to switch to an unprivileged user";
+	make_file("secret", "secret");
+	both([](Dir &d) { return d.chmod("secret", 0600); });
+	both([](Dir &d) { return d.mkdir("private", 0700); });
+	make_file("private/file", "inside");
+	both([](Dir &d) { return d.chmod("private/file", 0666); });
+	both([](Dir &d) { return d.mkdir("private/sub", 0777); });
+	both([](Dir &d) { return d.mkdir("open"); });
+	both([](Dir &d) { return d.chmod("open", 0777); });
+
+	struct Probe {
+		const char *what;
+		int expected; // 0 = success, else errno
+	};
+	const Probe probes[] = {
+		{"open 0600 file O_RDONLY", EACCES},
+		{"open 0600 file O_WRONLY", EACCES},
+		{"open 0600 file O_RDWR", EACCES},
+		{"open 0600 file O_WRONLY|O_APPEND", EACCES},
+		{"open 0600 file O_WRONLY|O_TRUNC", EACCES},
+		{"utimensat(NULL) on 0600 file", EACCES},
+		{"open 0666 file in 0700 dir O_RDONLY", EACCES},
+		{"open 0666 file in 0700 dir O_WRONLY", EACCES},
+		{"stat in 0700 dir", EACCES},
+		{"list 0700 dir", EACCES},
+		{"create in 0700 dir", EACCES},
+		{"create in a 0777 dir inside 0700 dir", EACCES},
+		{"mkdir in 0700 dir", EACCES},
+		{"unlink in 0700 dir", EACCES},
+		{"rmdir in 0700 dir", EACCES},
+		{"rename within 0700 dir", EACCES},
+		{"rename out of 0700 dir", EACCES},
+		{"symlink in 0700 dir", EACCES},
+		{"chmod 0700 dir", EPERM},
+	};
+	constexpr size_t kProbes = sizeof(probes) / sizeof(probes[0]);
+	auto probe = [](int dfd, long *r) {
+		auto rc = [](long v) { return v < 0 ? static_cast<long>(errno) : 0L; };
+		size_t i = 0;
+		for (int flags : {O_RDONLY, O_WRONLY, O_RDWR, O_WRONLY | O_APPEND, O_WRONLY | O_TRUNC}) {
+			int fd = openat(dfd, "secret", flags);
+			r[i++] = rc(fd);
+			if (fd >= 0)
+				close(fd);
+		}
+		r[i++] = rc(utimensat(dfd, "secret", nullptr, 0));
+		for (int flags : {O_RDONLY, O_WRONLY}) {
+			int fd = openat(dfd, "private/file", flags);
+			r[i++] = rc(fd);
+			if (fd >= 0)
+				close(fd);
+		}
+		struct stat st;
+		r[i++] = rc(fstatat(dfd, "private/file", &st, AT_SYMLINK_NOFOLLOW));
+		r[i++] = rc(openat(dfd, "private", O_RDONLY | O_DIRECTORY));
+		r[i++] = rc(openat(dfd, "private/new", O_CREAT | O_EXCL | O_WRONLY, 0644));
+		r[i++] = rc(openat(dfd, "private/sub/new", O_CREAT | O_EXCL | O_WRONLY, 0644));
+		r[i++] = rc(mkdirat(dfd, "private/newdir", 0755));
+		r[i++] = rc(unlinkat(dfd, "private/file", 0));
+		r[i++] = rc(unlinkat(dfd, "private/sub", AT_REMOVEDIR));
+		r[i++] = rc(renameat(dfd, "private/file", dfd, "private/renamed"));
+		r[i++] = rc(renameat(dfd, "private/file", dfd, "open/stolen"));
+		r[i++] = rc(symlinkat("file", dfd, "private/link"));
+		r[i++] = rc(fchmodat(dfd, "private", 0777, 0));
+	};
+	long results[2][kProbes];
+	ASSERT_EQ(probe_in_child(dirs_.ref.fd(), dirs_.sub.fd(), results, become_nobody, probe), "");
+	for (size_t i = 0; i < kProbes; ++i) {
+		EXPECT_EQ(results[0][i], probes[i].expected)
+			<< "reference, uid 65534: " << probes[i].what << " gave " << errno_name(static_cast<int>(results[0][i]));
+		EXPECT_EQ(results[1][i], results[0][i])
+			<< "uid 65534: " << probes[i].what << ": reference " << errno_name(static_cast<int>(results[0][i]))
+			<< ", subject " << errno_name(static_cast<int>(results[1][i]));
+	}
+	expect_content("secret", "secret");
+	expect_content("private/file", "inside");
+	same_stat("secret");
+	same_stat("private");
+	same_stat("private/file");
+	expect_listing_same("private");
+	expect_listing_same("private/sub");
 	expect_listing_same("open");
 }
 

@@ -186,13 +186,14 @@ SuiteEnv::SuiteEnv(SuiteConfig cfg) : cfg_(std::move(cfg))
 			spec.argv = argv;
 			spec.mountpoint = mp;
 			spec.env = cfg_.daemon_env;
+			spec.daemonize = cfg_.daemonize;
 			spec.log_path = work_dir_ + "/daemon.log";
 			daemon_ = std::make_unique<harness::MountedFs>(spec);
 			sub_root_ = daemon_->mountpoint();
 			std::string shown;
 			for (const std::string &arg : argv)
 				shown += (shown.empty() ? "" : " ") + arg;
-			subject_name_ = shown + " (" + daemon_->fstype() + ")";
+			subject_name_ = shown + " (" + daemon_->fstype() + (cfg_.daemonize ? ", daemonized" : "") + ")";
 		}
 	} catch (...) {
 		cleanup();

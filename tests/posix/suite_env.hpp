@@ -20,6 +20,7 @@ struct SuiteConfig {
 	bool subject_tmpfs = false;
 
 	std::map<std::string, std::string> daemon_env; // added to the daemon's environment
+	bool daemonize = false;   // start the daemon without -f, as a user would (DaemonSpec::daemonize)
 	std::string reference_dir; // use this directory instead of mounting a tmpfs (tests of the suite itself)
 
 	// fsx

@@ -19,6 +19,9 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
+#include <functional>
+#include <mutex>
+#include <pthread.h>
 #include <map>
 #include <memory>
 #include <random>
@@ -1266,6 +1269,583 @@ TEST_F(BgSpread, BackgroundReadsStayHomeBelowBacklog)
 		close(fd);
 	EXPECT_EQ(fs.stop(), 0) << fs.log_tail();
 	unlink(stats.c_str());
+	rmdir(mnt.c_str());
+}
+
+// ---- review fixes (issue 12): a daemon in a thread of the test ----
+// RawDaemon mounts with a raw /dev/rfuse fd and answers from the shared
+// memory itself, so a test decides exactly when each request ends. INIT
+// does not negotiate FUSE_MAX_PAGES (fuse keeps its default max_pages);
+// it asks for big writes and parallel lookups in a directory. Unless the
+// test's handler answers them, the root and an empty regular file "f"
+// (ino 2) exist.
+
+struct RawReq {
+	unsigned ring = 0;
+	std::uint32_t slot = 0;
+	rfuse_slot_ctl *sc = nullptr;
+	fuse_in_header ih {};
+	const std::uint8_t *arg = nullptr; // after the in header
+	fuse_out_header *oh = nullptr;
+	std::uint8_t *out = nullptr; // reply payload
+	std::uint32_t out_cap = 0;
+	std::uint32_t asleep_at_pickup = 0; // waiter_asleep when the daemon took it
+};
+
+class RawDaemon {
+public:
+	enum class Act { Default, Reply, Hold };
+	using Handler = std::function<Act(RawDaemon &, RawReq &)>;
+
+	RawDaemon(const std::string &mnt, const std::string &extra_opts, Handler handler)
+		: mnt_(mnt), handler_(std::move(handler))
+	{
+		fd_ = open("/dev/rfuse", O_RDWR);
+		if (fd_ < 0)
+			throw std::runtime_error(std::string("open /dev/rfuse: ") + std::strerror(errno));
+		std::string opts = "fd=" + std::to_string(fd_) + ",rootmode=40000,user_id=0,group_id=0" + extra_opts;
+		if (::mount("raw", mnt.c_str(), "rfuse", 0, opts.c_str()) != 0)
+			throw std::runtime_error(std::string("mount: ") + std::strerror(errno));
+		mounted_ = true;
+		if (ioctl(fd_, RFUSE_IOC_GET_INFO, &info_) != 0)
+			throw std::runtime_error(std::string("RFUSE_IOC_GET_INFO: ") + std::strerror(errno));
+		for (unsigned r = 0; r < info_.nr_rings; r++) {
+			void *p = mmap(nullptr, info_.ring_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd_,
+				       off_t(RFUSE_RING_MMAP_OFFSET(r)));
+			if (p == MAP_FAILED)
+				throw std::runtime_error(std::string("mmap: ") + std::strerror(errno));
+			rings_.push_back(rfuse::abi::make_ring_view(info_, p));
+		}
+		thread_ = std::thread([this] { serve(); });
+		auto end = Clock::now() + 20s;
+		while (!initialized_.load() && Clock::now() < end)
+			std::this_thread::sleep_for(1ms);
+		if (!initialized_.load()) {
+			stop_.store(true);
+			thread_.join();
+			throw std::runtime_error("INIT never came");
+		}
+	}
+	~RawDaemon()
+	{
+		stop_.store(true);
+		if (thread_.joinable())
+			thread_.join();
+		for (auto &r : rings_)
+			munmap(r.base, r.bytes);
+		close(fd_); // the last reference: aborts the connection
+		if (mounted_)
+			umount2(mnt_.c_str(), MNT_DETACH);
+	}
+	RawDaemon(const RawDaemon &) = delete;
+	RawDaemon &operator=(const RawDaemon &) = delete;
+
+	int fd() const { return fd_; }
+	const rfuse_info &info() const { return info_; }
+	rfuse::abi::RingView &ring(unsigned r) { return rings_[r]; }
+
+	static void reply(RawReq &q, int error, const void *data = nullptr, std::size_t n = 0)
+	{
+		q.oh->unique = q.ih.unique;
+		q.oh->error = error;
+		q.oh->len = std::uint32_t(sizeof(fuse_out_header) + n);
+		if (n)
+			std::memcpy(q.out, data, n);
+	}
+	// Publishes the reply written into q; the ioctl's result when the
+	// kernel asked for one (else 0), -1000 when it did not.
+	int finish(const RawReq &q, bool always_ioctl = false)
+	{
+		rfuse::abi::store_release(q.sc->done, 1);
+		std::atomic_thread_fence(std::memory_order_seq_cst);
+		if (!always_ioctl && rfuse::abi::load_relaxed(q.sc->waiter_asleep) == 0)
+			return -1000;
+		rfuse_complete c {q.ring, q.slot, q.ih.unique};
+		return ioctl(fd_, RFUSE_IOC_COMPLETE, &c) == 0 ? 0 : errno;
+	}
+
+private:
+	Act by_default(RawReq &q)
+	{
+		if (q.ih.opcode == FUSE_INIT) {
+			fuse_init_out out {};
+			out.major = FUSE_KERNEL_VERSION;
+			out.minor = 31;
+			out.max_readahead = 128 << 10;
+			out.max_write = 128 << 10;
+			out.flags = FUSE_BIG_WRITES | FUSE_PARALLEL_DIROPS;
+			out.time_gran = 1;
+			reply(q, 0, &out, sizeof(out));
+			return Act::Reply;
+		}
+		if (q.ih.opcode == FUSE_GETATTR && (q.ih.nodeid == FUSE_ROOT_ID || q.ih.nodeid == 2)) {
+			fuse_attr_out out {};
+			out.attr.ino = q.ih.nodeid;
+			out.attr.mode = q.ih.nodeid == 2 ? S_IFREG | 0644 : S_IFDIR | 0755;
+			out.attr.nlink = q.ih.nodeid == 2 ? 1 : 2;
+			out.attr_valid = 3600;
+			reply(q, 0, &out, sizeof(out));
+			return Act::Reply;
+		}
+		if (q.ih.opcode == FUSE_LOOKUP && std::strcmp(reinterpret_cast<const char *>(q.arg), "f") == 0) {
+			fuse_entry_out out {};
+			out.nodeid = 2;
+			out.entry_valid = 3600;
+			out.attr_valid = 3600;
+			out.attr.ino = 2;
+			out.attr.mode = S_IFREG | 0644;
+			out.attr.nlink = 1;
+			reply(q, 0, &out, sizeof(out));
+			return Act::Reply;
+		}
+		reply(q, q.ih.opcode == FUSE_LOOKUP ? -ENOENT : -ENOSYS);
+		return Act::Reply;
+	}
+
+	void serve()
+	{
+		while (!stop_.load()) {
+			bool idle = true;
+			for (unsigned r = 0; r < rings_.size(); r++) {
+				auto &ring = rings_[r];
+				std::uint32_t tail = ring.ctl->pending_tail;
+				if (rfuse::abi::load_acquire(ring.ctl->pending_head) == tail)
+					continue;
+				idle = false;
+				RawReq q;
+				q.ring = r;
+				q.slot = ring.pending[tail & (info_.pending_entries - 1)];
+				rfuse::abi::store_release(ring.ctl->pending_tail, tail + 1);
+				q.sc = ring.slot(info_, q.slot);
+				q.asleep_at_pickup = rfuse::abi::load_relaxed(q.sc->waiter_asleep);
+				std::memcpy(&q.ih, ring.base + q.sc->in_off, sizeof(q.ih));
+				q.arg = ring.base + q.sc->in_off + sizeof(fuse_in_header);
+				q.oh = reinterpret_cast<fuse_out_header *>(ring.base + q.sc->out_off);
+				q.out = ring.base + q.sc->out_off + sizeof(fuse_out_header);
+				q.out_cap = q.sc->out_cap;
+				Act act = handler_ ? handler_(*this, q) : Act::Default;
+				if (act == Act::Default)
+					act = by_default(q);
+				if (act == Act::Reply)
+					finish(q);
+				if (q.ih.opcode == FUSE_INIT)
+					initialized_.store(true);
+			}
+			if (idle)
+				std::this_thread::sleep_for(50us);
+		}
+	}
+
+	std::string mnt_;
+	Handler handler_;
+	int fd_ = -1;
+	bool mounted_ = false;
+	rfuse_info info_ {};
+	std::vector<rfuse::abi::RingView> rings_;
+	std::atomic<bool> stop_ {false}, initialized_ {false};
+	std::thread thread_;
+};
+
+// (a) The FUSE_NOTIFY_REPLY that answers a retrieve is queued from the
+// daemon's own write() with no reference of its writer: that thread must
+// not poll it (another daemon thread's RFUSE_IOC_COMPLETE or an abort may
+// end and free it under the poller). The kernel shows it in the slot: the
+// reply is published with waiter_asleep set, even with the longest poll
+// window, and only RFUSE_IOC_COMPLETE ends it.
+TEST_F(Rfuse, ReviewNotifyReplyIsNotPolledByTheWriter)
+{
+	std::string mnt = make_dir("notify-reply");
+	std::mutex lock;
+	std::vector<std::pair<std::uint32_t, int>> seen; // waiter_asleep at pick-up, COMPLETE's result
+	{
+		RawDaemon d(mnt, ",poll_us=10000,rings=1", [&](RawDaemon &self, RawReq &q) {
+			if (q.ih.opcode != FUSE_NOTIFY_REPLY)
+				return RawDaemon::Act::Default;
+			RawDaemon::reply(q, 0);
+			// as a second daemon thread would: complete at once
+			int rc = self.finish(q, true);
+			std::lock_guard<std::mutex> g(lock);
+			seen.emplace_back(q.asleep_at_pickup, rc);
+			return RawDaemon::Act::Hold;
+		});
+		// fuse retrieves from regular files only: the kernel caches "f"
+		struct stat st {};
+		ASSERT_EQ(stat((mnt + "/f").c_str(), &st), 0) << std::strerror(errno);
+		for (int i = 0; i < 20; i++) {
+			struct {
+				fuse_out_header oh;
+				fuse_notify_retrieve_out arg;
+			} retrieve {};
+			retrieve.oh = {sizeof(retrieve), FUSE_NOTIFY_RETRIEVE, 0};
+			retrieve.arg = {std::uint64_t(100 + i), 2, 0, 4096, 0};
+			ASSERT_EQ(write(d.fd(), &retrieve, sizeof(retrieve)), ssize_t(sizeof(retrieve)))
+				<< std::strerror(errno);
+		}
+		auto end = Clock::now() + 20s;
+		for (;;) {
+			{
+				std::lock_guard<std::mutex> g(lock);
+				if (seen.size() >= 20)
+					break;
+			}
+			ASSERT_LT(Clock::now(), end) << "the NOTIFY_REPLY requests did not all arrive";
+			std::this_thread::sleep_for(2ms);
+		}
+		std::lock_guard<std::mutex> g(lock);
+		for (auto [asleep, rc] : seen) {
+			EXPECT_EQ(asleep, 1U) << "a FUSE_NOTIFY_REPLY was published for polling";
+			EXPECT_EQ(rc, 0) << "RFUSE_IOC_COMPLETE of a FUSE_NOTIFY_REPLY: " << std::strerror(rc);
+		}
+	}
+	EXPECT_TRUE(wait_counter("slots_in_use", [](long v) { return v == 0; }));
+	EXPECT_TRUE(wait_counter("channels", [](long v) { return v == 0; }));
+	rmdir(mnt.c_str());
+}
+
+// (c) With max_pages below fuse's default (insmod max_pages=4) and a
+// daemon that does not negotiate FUSE_MAX_PAGES, 128 KiB writes, direct
+// reads and readahead must still fit the argument slots (split by fuse).
+TEST_F(Rfuse, ReviewSmallMaxPagesWithoutNegotiationServesFullSizeIo)
+{
+	std::string mnt = make_dir("maxpages");
+	constexpr std::size_t kSize = 128 << 10;
+	std::mutex lock;
+	std::vector<char> file; // ino 2, "f"
+	std::uint32_t largest = 0;
+	auto attr_of_file = [&](fuse_attr &a) {
+		a.ino = 2;
+		a.mode = S_IFREG | 0644;
+		a.nlink = 1;
+		a.size = file.size();
+		a.blocks = (file.size() + 511) / 512;
+	};
+	{
+		RawDaemon d(mnt, ",rings=1", [&](RawDaemon &, RawReq &q) {
+			std::lock_guard<std::mutex> g(lock);
+			largest = std::max(largest, q.ih.len);
+			switch (q.ih.opcode) {
+			case FUSE_LOOKUP: {
+				if (std::strcmp(reinterpret_cast<const char *>(q.arg), "f") != 0)
+					return RawDaemon::Act::Default;
+				fuse_entry_out out {};
+				out.nodeid = 2;
+				out.entry_valid = 3600;
+				attr_of_file(out.attr);
+				RawDaemon::reply(q, 0, &out, sizeof(out));
+				return RawDaemon::Act::Reply;
+			}
+			case FUSE_GETATTR:
+			case FUSE_SETATTR: {
+				if (q.ih.nodeid != 2)
+					return RawDaemon::Act::Default;
+				fuse_attr_out out {};
+				attr_of_file(out.attr);
+				RawDaemon::reply(q, 0, &out, sizeof(out));
+				return RawDaemon::Act::Reply;
+			}
+			case FUSE_OPEN: {
+				fuse_open_out out {};
+				out.fh = 1;
+				RawDaemon::reply(q, 0, &out, sizeof(out));
+				return RawDaemon::Act::Reply;
+			}
+			case FUSE_FLUSH:
+			case FUSE_RELEASE:
+			case FUSE_FSYNC:
+				RawDaemon::reply(q, 0);
+				return RawDaemon::Act::Reply;
+			case FUSE_WRITE: {
+				fuse_write_in in;
+				std::memcpy(&in, q.arg, sizeof(in));
+				const char *data = reinterpret_cast<const char *>(q.arg) + sizeof(in);
+				if (file.size() < in.offset + in.size)
+					file.resize(in.offset + in.size);
+				std::memcpy(file.data() + in.offset, data, in.size);
+				fuse_write_out out {};
+				out.size = in.size;
+				RawDaemon::reply(q, 0, &out, sizeof(out));
+				return RawDaemon::Act::Reply;
+			}
+			case FUSE_READ: {
+				fuse_read_in in;
+				std::memcpy(&in, q.arg, sizeof(in));
+				std::size_t n = in.offset < file.size() ? std::min<std::size_t>(in.size, file.size() - in.offset) : 0;
+				RawDaemon::reply(q, 0, file.data() + in.offset, n);
+				return RawDaemon::Act::Reply;
+			}
+			default:
+				return RawDaemon::Act::Default;
+			}
+		});
+		std::vector<char> data(kSize), back(kSize);
+		std::mt19937 rng(12);
+		for (char &c : data)
+			c = char(rng());
+		std::string f = mnt + "/f";
+		int fd = open(f.c_str(), O_RDWR);
+		ASSERT_GE(fd, 0) << std::strerror(errno);
+		EXPECT_EQ(pwrite(fd, data.data(), kSize, 0), ssize_t(kSize)) << std::strerror(errno);
+		close(fd);
+		// direct read
+		void *buf = nullptr;
+		ASSERT_EQ(posix_memalign(&buf, 4096, kSize), 0);
+		fd = open(f.c_str(), O_RDONLY | O_DIRECT);
+		ASSERT_GE(fd, 0) << std::strerror(errno);
+		std::memset(buf, 0, kSize);
+		EXPECT_EQ(pread(fd, buf, kSize, 0), ssize_t(kSize)) << std::strerror(errno);
+		EXPECT_EQ(std::memcmp(buf, data.data(), kSize), 0);
+		close(fd);
+		free(buf);
+		// buffered read through readahead, from a cold page cache
+		fd = open(f.c_str(), O_RDONLY);
+		ASSERT_GE(fd, 0) << std::strerror(errno);
+		EXPECT_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+		EXPECT_EQ(pread(fd, back.data(), kSize, 0), ssize_t(kSize)) << std::strerror(errno);
+		EXPECT_TRUE(back == data);
+		close(fd);
+		std::lock_guard<std::mutex> g(lock);
+		EXPECT_TRUE(file == data);
+		EXPECT_LE(largest, d.info().nr_arg_slots ? d.info().arg_slot_size : 0U);
+		std::printf("max_pages %u: largest request %u bytes, argument slot %u bytes\n", d.info().max_pages,
+			    largest, d.info().arg_slot_size);
+	}
+	EXPECT_EQ(counter("bad_replies"), 0);
+	EXPECT_TRUE(wait_counter("slots_in_use", [](long v) { return v == 0; }));
+	EXPECT_TRUE(wait_counter("channels", [](long v) { return v == 0; }));
+	rmdir(mnt.c_str());
+}
+
+void no_op_handler(int)
+{
+}
+
+// (d) A request signalled while it waits for a slot gets its interrupt
+// when it reaches one. When the interrupt ring is full then, the
+// interrupt must wait in fuse's queue (as those of requests signalled in
+// a slot do) and arrive once the daemon makes room and waits, not be lost
+// (its handler would wait for it for ever). The daemon holds every header
+// slot, and shows the interrupt ring full by not advancing intr_tail.
+TEST_F(Rfuse, ReviewEarlyInterruptWaitsForRoomInTheInterruptRing)
+{
+	std::string mnt = make_dir("early-intr");
+	std::mutex lock;
+	std::vector<RawReq> held;
+	{
+		RawDaemon d(mnt, ",rings=1,poll_us=0", [&](RawDaemon &, RawReq &q) {
+			if (q.ih.opcode != FUSE_LOOKUP)
+				return RawDaemon::Act::Default;
+			std::lock_guard<std::mutex> g(lock);
+			held.push_back(q);
+			return RawDaemon::Act::Hold;
+		});
+		const unsigned slots = d.info().nr_slots;
+		ASSERT_LE(slots, 8U) << "load rfuse.ko with ring_slots=2 (RFUSE_KMOD_PARAMS)";
+		// fusectl's count of waiting requests (its stat() caches the root's
+		// attributes first, so later ones send nothing)
+		const long waiting_before = fuse_waiting(mnt);
+		auto nr_held = [&] {
+			std::lock_guard<std::mutex> g(lock);
+			return held.size();
+		};
+		auto caller = [&](const std::string &name) {
+			pid_t c = fork();
+			if (c == 0) {
+				struct sigaction sa {};
+				sa.sa_handler = no_op_handler; // no SA_RESTART
+				sigaction(SIGUSR1, &sa, nullptr);
+				struct stat st {};
+				int rc = stat((mnt + "/" + name).c_str(), &st);
+				_exit(rc == -1 && errno == EINTR ? 0 : rc == -1 ? 10 + errno % 100 : 1);
+			}
+			return c;
+		};
+		std::vector<pid_t> holders;
+		for (unsigned i = 0; i < slots; i++) {
+			holders.push_back(caller("a" + std::to_string(i)));
+			auto end = Clock::now() + 20s;
+			while (nr_held() < i + 1 && Clock::now() < end)
+				std::this_thread::sleep_for(1ms);
+			ASSERT_EQ(nr_held(), i + 1U) << "LOOKUP a" << i << " never reached the daemon";
+		}
+		// the victim's LOOKUP waits on fuse's pending queue: no free slot
+		pid_t victim = caller("b");
+		if (waiting_before >= 0) {
+			auto end = Clock::now() + 20s;
+			while (fuse_waiting(mnt) < waiting_before + long(slots) + 1 && Clock::now() < end)
+				std::this_thread::sleep_for(5ms);
+			ASSERT_EQ(fuse_waiting(mnt), waiting_before + long(slots) + 1) << "b is not waiting";
+		} else {
+			std::this_thread::sleep_for(1s);
+		}
+		ASSERT_EQ(nr_held(), slots) << "b got a slot although all were held";
+		auto &ring = d.ring(0);
+		const std::uint32_t entries = d.info().intr_entries;
+		const std::uint32_t head = rfuse::abi::load_acquire(ring.ctl->intr_head);
+		rfuse::abi::store_release(ring.ctl->intr_tail, head - entries); // "full"
+		ASSERT_EQ(kill(victim, SIGUSR1), 0);
+		std::this_thread::sleep_for(300ms);
+		// free one slot: b moves into it, already interrupted
+		RawReq first;
+		{
+			std::lock_guard<std::mutex> g(lock);
+			first = held.front();
+		}
+		RawDaemon::reply(first, -ENOENT);
+		EXPECT_EQ(d.finish(first), 0);
+		auto end = Clock::now() + 20s;
+		while (nr_held() < slots + 1 && Clock::now() < end)
+			std::this_thread::sleep_for(1ms);
+		ASSERT_EQ(nr_held(), slots + 1U) << "b never reached the daemon";
+		RawReq b;
+		{
+			std::lock_guard<std::mutex> g(lock);
+			b = held.back();
+		}
+		// The daemon makes room and waits (librfuse's workers do when idle).
+		rfuse::abi::store_release(ring.ctl->intr_tail, head);
+		std::atomic<bool> waited {false};
+		struct sigaction sa {};
+		sa.sa_handler = no_op_handler;
+		sigaction(SIGUSR2, &sa, nullptr);
+		std::thread waiter([&] {
+			rfuse_wait w {0, 0};
+			ioctl(d.fd(), RFUSE_IOC_WAIT, &w);
+			waited.store(true);
+		});
+		bool delivered = false;
+		end = Clock::now() + 5s;
+		while (!delivered && Clock::now() < end) {
+			std::uint32_t h = rfuse::abi::load_acquire(ring.ctl->intr_head);
+			for (std::uint32_t i = head; i != h; i++)
+				delivered |= ring.intrs[i & (entries - 1)] == b.ih.unique;
+			std::this_thread::sleep_for(1ms);
+		}
+		EXPECT_TRUE(delivered) << "the interrupt of b (unique " << b.ih.unique << ") was lost";
+		while (!waited.load()) {
+			pthread_kill(waiter.native_handle(), SIGUSR2);
+			std::this_thread::sleep_for(5ms);
+		}
+		waiter.join();
+		RawDaemon::reply(b, -EINTR);
+		EXPECT_EQ(d.finish(b), 0);
+		int status = wait_child(victim, 20s);
+		EXPECT_TRUE(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			<< "stat of b did not fail with EINTR: " << status;
+		std::vector<RawReq> rest;
+		{
+			std::lock_guard<std::mutex> g(lock);
+			rest.assign(held.begin() + 1, held.end() - 1);
+		}
+		for (RawReq &q : rest) {
+			RawDaemon::reply(q, -ENOENT);
+			EXPECT_EQ(d.finish(q), 0);
+		}
+		for (pid_t c : holders)
+			EXPECT_NE(wait_child(c, 20s), -1);
+	}
+	EXPECT_TRUE(wait_counter("slots_in_use", [](long v) { return v == 0; }));
+	EXPECT_TRUE(wait_counter("channels", [](long v) { return v == 0; }));
+	rmdir(mnt.c_str());
+}
+
+// (e) With every argument slot held by a long handler, a request waiting
+// for one must not stop requests that need none: a small GETATTR goes
+// ahead of a waiting 64 KiB read into a free header slot (one ring, one
+// argument slot: RFUSE_RINGS=1, insmod arg_slots=1; rfuse_testfs has two
+// workers per ring).
+TEST_F(Rfuse, ReviewSmallRequestsPassRequestsWaitingForAnArgumentSlot)
+{
+	std::string mnt = make_dir("argwait");
+	harness::DaemonSpec s = spec("rfuse_testfs", mnt);
+	s.env["RFUSE_RINGS"] = "1";
+	s.env["RFUSE_WORKERS"] = "2";
+	harness::MountedFs fs(s);
+	ASSERT_TRUE(wait_counter("slots_in_use", [](long v) { return v == 0; }));
+	int data_fd = open((mnt + "/data").c_str(), O_RDONLY);
+	ASSERT_GE(data_fd, 0) << std::strerror(errno);
+	auto big_read = [&] {
+		pid_t c = fork();
+		if (c == 0) {
+			int fd = open((mnt + "/hold").c_str(), O_RDONLY);
+			std::vector<char> buf(64 << 10);
+			_exit(fd >= 0 && read(fd, buf.data(), buf.size()) == 4 ? 0 : 1);
+		}
+		return c;
+	};
+	long arg_total = 0;
+	{
+		std::ifstream in("/sys/module/rfuse/parameters/arg_slots");
+		in >> arg_total;
+	}
+	ASSERT_EQ(arg_total, 1) << "load rfuse.ko with arg_slots=1 (RFUSE_KMOD_PARAMS)";
+	pid_t first = big_read();
+	ASSERT_TRUE(wait_counter("arg_slots_in_use", [](long v) { return v == 1; }))
+		<< "the held read never took the argument slot";
+	pid_t second = big_read(); // waits for the argument slot
+	std::this_thread::sleep_for(500ms);
+	auto start = Clock::now();
+	std::atomic<int> rc {-1};
+	std::thread small([&] {
+		struct statx stx {};
+		rc = statx(data_fd, "", AT_EMPTY_PATH | AT_STATX_FORCE_SYNC, STATX_BASIC_STATS, &stx) == 0 ? 0 : errno;
+	});
+	while (rc.load() == -1 && Clock::now() < start + 10s)
+		std::this_thread::sleep_for(5ms);
+	double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+	EXPECT_EQ(rc.load(), 0) << "a GETATTR waited behind a read that waits for an argument slot ("
+				<< ms << " ms)";
+	kill(fs.pid(), SIGUSR2); // the held reads go on
+	small.join();
+	EXPECT_NE(wait_child(first, 20s), -1);
+	int status = wait_child(second, 20s);
+	EXPECT_TRUE(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+	std::printf("argwait: the GETATTR took %.1f ms while the argument slot was held\n", ms);
+	close(data_fd);
+	EXPECT_EQ(fs.stop(), 0) << fs.log_tail();
+	EXPECT_TRUE(wait_counter("slots_in_use", [](long v) { return v == 0; }));
+	rmdir(mnt.c_str());
+}
+
+// (f) A ring maps only as shared, never executable memory, and a child
+// the daemon forks does not inherit it.
+TEST_F(Rfuse, ReviewRingMappingIsSharedNotExecutableNotInherited)
+{
+	std::string mnt = make_dir("mmap");
+	int fd = open("/dev/rfuse", O_RDWR);
+	ASSERT_GE(fd, 0) << std::strerror(errno);
+	std::string opts = "fd=" + std::to_string(fd) + ",rootmode=40000,user_id=0,group_id=0";
+	ASSERT_EQ(::mount("mmap", mnt.c_str(), "rfuse", 0, opts.c_str()), 0) << std::strerror(errno);
+	rfuse_info info {};
+	ASSERT_EQ(ioctl(fd, RFUSE_IOC_GET_INFO, &info), 0) << std::strerror(errno);
+	const std::size_t len = info.ring_bytes;
+	void *p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	EXPECT_EQ(p, MAP_FAILED) << "MAP_PRIVATE was accepted";
+	EXPECT_EQ(errno, EINVAL);
+	if (p != MAP_FAILED)
+		munmap(p, len);
+	p = mmap(nullptr, len, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_SHARED, fd, 0);
+	EXPECT_EQ(p, MAP_FAILED) << "PROT_EXEC was accepted";
+	EXPECT_EQ(errno, EPERM);
+	if (p != MAP_FAILED)
+		munmap(p, len);
+	p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(p, MAP_FAILED) << std::strerror(errno);
+	EXPECT_EQ(mprotect(p, len, PROT_READ | PROT_EXEC), -1) << "mprotect(PROT_EXEC) was accepted";
+	EXPECT_EQ(static_cast<rfuse_ring_ctl *>(p)->pending_tail, 0U); // still mapped here
+	pid_t child = fork();
+	ASSERT_GE(child, 0);
+	if (child == 0) {
+		// unmapped: msync() fails with ENOMEM
+		_exit(msync(p, 4096, MS_ASYNC) == -1 && errno == ENOMEM ? 0 : 1);
+	}
+	int status = wait_child(child, 10s);
+	EXPECT_TRUE(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		<< "the forked child has the ring mapped";
+	EXPECT_EQ(msync(p, 4096, MS_ASYNC), 0) << std::strerror(errno);
+	munmap(p, len);
+	EXPECT_EQ(umount2(mnt.c_str(), 0), 0) << std::strerror(errno);
+	close(fd);
+	EXPECT_TRUE(wait_counter("channels", [](long v) { return v == 0; }));
 	rmdir(mnt.c_str());
 }
 

@@ -6,10 +6,12 @@
  * per-CPU ring channels instead of /dev/fuse reads and writes. The daemon
  * opens /dev/rfuse, passes the fd in the mount options (fd=N), asks for the
  * layout with RFUSE_IOC_GET_INFO and maps each ring with mmap() at offset
- * RFUSE_RING_MMAP_OFFSET(ring). Everything in a ring's memory is named by
- * logical ids (ring index, slot index, byte offsets from the ring base);
- * no kernel address or kernel lock lives there. The kernel reads any value
- * the daemon may write exactly once and checks it.
+ * RFUSE_RING_MMAP_OFFSET(ring): MAP_SHARED only (else EINVAL), never
+ * executable (PROT_EXEC: EPERM; mprotect() cannot add it), and a fork()ed
+ * child does not inherit the mapping. Everything in a ring's memory is
+ * named by logical ids (ring index, slot index, byte offsets from the ring
+ * base); no kernel address or kernel lock lives there. The kernel reads any
+ * value the daemon may write exactly once and checks it.
  *
  * Ring memory (offsets from RFUSE_IOC_GET_INFO, all page aligned):
  *   ctl_off      struct rfuse_ring_ctl: producer/consumer indexes
