@@ -19,7 +19,6 @@
 #include <linux/vmalloc.h>
 
 #include "rfuse_i.h"
-#include "rfuse_vma.h"
 
 struct rfuse_file {
 	/* all set once by rfuse_dev_bind(), each holding a reference */

@@ -27,6 +27,7 @@
 
 #include <linux/version.h>
 #include <linux/highmem.h>
+#include <linux/mm.h>
 
 #define RFUSE_KV_IS(a, b) \
 	(LINUX_VERSION_MAJOR == (a) && LINUX_VERSION_PATCHLEVEL == (b))
@@ -63,6 +64,17 @@
 #else
 #define RFUSE_NO_LLSEEK		no_llseek
 #endif
+
+/* vm_flags of a VMA being mapped: vm_flags_mod() from 6.3 on. */
+static inline void rfuse_vm_flags_mod(struct vm_area_struct *vma,
+				      vm_flags_t set, vm_flags_t clear)
+{
+#if RFUSE_FIQ_SEND
+	vm_flags_mod(vma, set, clear);
+#else
+	vma->vm_flags = (vma->vm_flags | set) & ~clear;
+#endif
+}
 
 /* The connection's input queue. */
 static inline struct fuse_iqueue *rfuse_fc_iq(struct fuse_conn *fc)

@@ -212,7 +212,7 @@ static void rfuse_queue_interrupt(struct rfuse_ring *ring,
 				  unsigned int slot_id, unsigned int state,
 				  struct fuse_req *req)
 {
-	struct fuse_iqueue *fiq = &ring->chan->fc->iq;
+	struct fuse_iqueue *fiq = rfuse_fc_iq(ring->chan->fc);
 	struct rfuse_slot *slot = &ring->slots[slot_id];
 	unsigned int now;
 	enum rfuse_slot_state st;
