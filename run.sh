@@ -7,6 +7,8 @@
 #                            run CMD inside one of Debian's kernels under qemu (vm --help)
 #   ./run.sh vm-image [--kernel K]  fetch and prepare that kernel and initramfs (vm does it too)
 #   ./run.sh kernels         the supported kernel lines and their Debian packages
+#   ./run.sh kmod-native     build rfuse.ko for the running kernel, on this machine (a test
+#                            machine running one of the supported kernels; see README)
 #   ./run.sh full-suite      the evaluation suite: here and, without /dev/rfuse, also in the VM (see README)
 #   ./run.sh gate [--quick]  the performance regression gate, RFUSE in the VM (0 pass, 1 regressed, 2 cannot run)
 set -euo pipefail
@@ -105,6 +107,37 @@ take_kernel_option() {
 		RFUSE_KERNEL=$("$KERNELS" line "$RFUSE_KERNEL") || exit 2
 		export RFUSE_KERNEL
 	fi
+}
+
+# rfuse.ko for the kernel this machine runs, built here with the installed
+# linux-headers and Debian's linux-source of the same version (a user's test
+# machine). Any kernel but the lines of rfuse-kmod/kernels.json is refused.
+cmd_kmod_native() {
+	local abi line ver src major kdir out have
+	abi=$(uname -r)
+	if ! line=$("$KERNELS" abi-of-running); then
+		die "kmod-native: this machine runs Linux $abi; rfuse.ko supports exactly these Debian kernels: $(for l in $("$KERNELS" lines); do printf '%s (%s) ' "$("$KERNELS" abi "$l")" "$("$KERNELS" get "$l" version)"; done)(rfuse.ko plugs under fuse.ko's internals, which change between releases)"
+	fi
+	ver=$("$KERNELS" get "$line" version)
+	src=$("$KERNELS" get "$line" source)
+	major=${src#linux-source-}
+	kdir=/lib/modules/$abi/build
+	[[ -f $kdir/Makefile ]] || die "kmod-native: no kernel headers at $kdir: apt-get install linux-headers-$abi"
+	have=$(dpkg-query -W -f='${Version}' "$src" 2>/dev/null || true)
+	[[ $have == "$ver" && -f /usr/src/linux-source-$major.tar.xz ]] ||
+		die "kmod-native: rfuse.ko needs fs/fuse's internal headers from $src of exactly $ver (installed: ${have:-none}): apt-get install $src=$ver"
+	out=$BUILD/rfuse-kmod/$abi
+	mkdir -p "$out"
+	if [[ "$(cat "$out/fuse-internal/VERSION" 2>/dev/null)" != "$ver" ]]; then
+		rm -rf "$out/fuse-internal" "$out/.src" && mkdir -p "$out/.src"
+		tar -xJf "/usr/src/linux-source-$major.tar.xz" -C "$out/.src" --strip-components=1 --wildcards '*/fs/fuse/*.h' ||
+			die "kmod-native: cannot extract fs/fuse from /usr/src/linux-source-$major.tar.xz"
+		mv "$out/.src/fs/fuse" "$out/fuse-internal" && rm -rf "$out/.src"
+		echo "$ver" >"$out/fuse-internal/VERSION"
+	fi
+	cp -u "$ROOT"/rfuse-kmod/{Kbuild,*.c,*.h} "$out/" && cp -ru "$ROOT/rfuse-kmod/include" "$out/"
+	make -s -C "$kdir" M="$out" modules >&2 || die "kmod-native: building rfuse.ko failed"
+	say "kmod-native: built $out/rfuse.ko for $abi; load it with: modprobe fuse && insmod $out/rfuse.ko"
 }
 
 cmd_kernels() {
@@ -315,7 +348,8 @@ main() {
 	gate) take_kernel_option "$@"; cmd_gate "${KERNEL_ARGS[@]}" ;;
 	kver) kernel_abi "$@" ;;
 	kernels) cmd_kernels ;;
-	*) die "unknown command '$sub' (setup, build, test, vm, vm-image, full-suite, gate, kver, kernels)" ;;
+	kmod-native) cmd_kmod_native ;;
+	*) die "unknown command '$sub' (setup, build, test, vm, vm-image, full-suite, gate, kver, kernels, kmod-native)" ;;
 	esac
 }
 

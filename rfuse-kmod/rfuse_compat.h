@@ -207,6 +207,21 @@ static inline void rfuse_assign_unique(struct fuse_iqueue *fiq,
 	}
 #endif
 
+/*
+ * What an INIT reply may not turn on over RFUSE: FUSE over io_uring (7.x)
+ * would make fuse hold every request back until io_uring queues register
+ * on a /dev/fuse file, which an rfuse connection never has.
+ */
+static inline void rfuse_init_reply_fixup(struct fuse_args *args)
+{
+#ifdef FUSE_OVER_IO_URING
+	struct fuse_init_out *out = args->out_args[0].value;
+
+	if (args->out_numargs && args->out_args[0].size >= sizeof(*out))
+		out->flags2 &= ~(u32)(FUSE_OVER_IO_URING >> 32);
+#endif
+}
+
 /* The page-cache pieces of a request's last argument. */
 static inline unsigned int rfuse_ap_count(struct fuse_args_pages *ap)
 {

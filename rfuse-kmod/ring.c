@@ -198,6 +198,28 @@ static void __maybe_unused rfuse_fill_aux_and_unlock(struct fuse_iqueue *fiq)
 }
 
 /*
+ * Whether @req, published with @unique, is still on @fud's processing list
+ * where rfuse_send() put it, i.e. still ours to end. Not so once an abort
+ * ended it, or a FUSE_NOTIFY_RESEND from the daemon (6.9+) moved it back to
+ * fiq->pending for fuse to send again. Only list entries are dereferenced:
+ * @req itself may be freed. Called with fud->pq.lock held.
+ */
+static bool rfuse_pq_holds(struct fuse_dev *fud, struct fuse_req *req,
+			   u64 unique)
+{
+	struct fuse_req *r;
+
+	if (!fud->pq.connected)
+		return false;
+	list_for_each_entry(r, &fud->pq.processing[hash_long(unique, FUSE_PQ_HASH_BITS)],
+			    list) {
+		if (r == req && r->in.h.unique == unique)
+			return true;
+	}
+	return false;
+}
+
+/*
  * An interrupt for a request that was signalled before it reached a slot
  * (fuse's request_wait_answer() only queues one once FR_SENT is set): it
  * is queued on fiq->interrupts as fuse's queue_interrupt() would, so one
@@ -205,8 +227,9 @@ static void __maybe_unused rfuse_fill_aux_and_unlock(struct fuse_iqueue *fiq)
  * next fill or RFUSE_IOC_WAIT retries it) instead of being dropped.
  * Published at @state, the request may have been ended and freed since;
  * it is touched only while its slot still holds it unclaimed (a completer
- * detaches it under ring->lock) and its processing queue is connected (an
- * abort takes it under pq.lock). Queued, fuse_request_end() unlinks it.
+ * detaches it under ring->lock) and it is still on its processing list (an
+ * abort or a resend takes it under pq.lock). Queued, fuse_request_end()
+ * unlinks it.
  */
 static void rfuse_queue_interrupt(struct rfuse_ring *ring,
 				  unsigned int slot_id, unsigned int state,
@@ -227,7 +250,8 @@ static void rfuse_queue_interrupt(struct rfuse_ring *ring,
 	if ((now >> RFUSE_STATE_BITS) == (state >> RFUSE_STATE_BITS) &&
 	    (st == RFUSE_SLOT_POLLING || st == RFUSE_SLOT_ASLEEP) && fud) {
 		spin_lock(&fud->pq.lock);
-		if (fud->pq.connected && list_empty(&req->intr_entry)) {
+		if (rfuse_pq_holds(fud, req, slot->unique) &&
+		    list_empty(&req->intr_entry)) {
 			list_add_tail(&req->intr_entry, &fiq->interrupts);
 			queued = true;
 		}
@@ -496,9 +520,11 @@ static int rfuse_copy_reply(struct rfuse_ring *ring, struct rfuse_slot *slot,
 
 /*
  * Takes the request of a claimed slot off the ring's processing list.
- * False when an abort got there first: then the request is not ours.
+ * False when an abort or a resend got there first: then the request is not
+ * ours (a resent one is dispatched again, to another slot).
  */
-static bool rfuse_detach(struct rfuse_ring *ring, struct fuse_req *req)
+static bool rfuse_detach(struct rfuse_ring *ring, struct fuse_req *req,
+			 u64 unique)
 {
 	struct fuse_dev *fud;
 	bool ours = false;
@@ -507,7 +533,7 @@ static bool rfuse_detach(struct rfuse_ring *ring, struct fuse_req *req)
 	fud = ring->fud;
 	if (fud) {
 		spin_lock(&fud->pq.lock);
-		if (fud->pq.connected) {
+		if (rfuse_pq_holds(fud, req, unique)) {
 			list_del_init(&req->list);
 			clear_bit(FR_SENT, &req->flags);
 			ours = true;
@@ -529,7 +555,7 @@ static void rfuse_complete_claimed(struct rfuse_ring *ring, unsigned int slot_id
 
 	/* pairs with the daemon's release store of done */
 	smp_rmb();
-	if (!rfuse_detach(ring, req)) {
+	if (!rfuse_detach(ring, req, slot->unique)) {
 		rfuse_slot_release(ring, slot_id);
 		rfuse_slot_freed(ring);
 		return;
@@ -538,6 +564,8 @@ static void rfuse_complete_claimed(struct rfuse_ring *ring, unsigned int slot_id
 	if (err) {
 		req->out.h.error = err;
 		atomic_long_inc(&rfuse_stats.bad_replies);
+	} else if (req->in.h.opcode == FUSE_INIT) {
+		rfuse_init_reply_fixup(req->args);
 	}
 	trace_rfuse_req_completed(ring->id, slot_id, slot->unique, inline_done,
 				  req->out.h.error, READ_ONCE(sc->fetched_ns),

@@ -45,11 +45,13 @@ lines() { jq -r '.lines | keys_unsorted[]' "$DATA"; }
 resolve_line() {
 	local want=${1:-${RFUSE_KERNEL:-}}
 	[[ -n $want ]] || want=$(jq -r '.default' "$DATA")
-	# The line's name, its ABI, or a version its ABI starts with ("7.3").
-	local l abi
+	# The line's name, its ABI, or a major.minor[.patch] its ABI starts with ("7.3").
+	local l abi prefix=0
+	[[ $want =~ ^[0-9]+\.[0-9]+(\.[0-9]+)?$ ]] && prefix=1
 	for l in $(lines); do
 		abi=$(field "$l" abi)
-		if [[ $want == "$l" || $want == "$abi" || $abi == "$want".* || $abi == "$want"+* ]]; then
+		if [[ $want == "$l" || $want == "$abi" ]] ||
+			{ ((prefix)) && [[ $abi == "$want".* || $abi == "$want"+* || $abi == "$want"-* ]]; }; then
 			echo "$l"
 			return
 		fi
