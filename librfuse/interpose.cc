@@ -220,6 +220,11 @@ int note_serving_outcome(Session &session, int rc, std::uint64_t mark)
 int run_loop(fuse_session *se, const char *entry, unsigned max_threads,
 	     const std::function<int()> &libfuse_loop)
 {
+	// libfuse's own loops call each other through the PLT (_mt_32 calls
+	// _mt_312): the loop already serving with libfuse stays as it is.
+	thread_local fuse_session *serving_with_libfuse = nullptr;
+	if (serving_with_libfuse == se)
+		return libfuse_loop();
 	std::shared_ptr<Session> session = find_session(se);
 	if (!session)
 		return libfuse_loop(); // not mounted through us (e.g. mounted before we were loaded)
@@ -232,7 +237,9 @@ int run_loop(fuse_session *se, const char *entry, unsigned max_threads,
 	int rc = session->transport->loop(se, max_threads);
 	if (rc == Transport::kServeWithLibfuse) {
 		write_stats_file(); // the transport in use is settled now
+		serving_with_libfuse = se;
 		rc = libfuse_loop();
+		serving_with_libfuse = nullptr;
 	}
 	rc = note_serving_outcome(*session, rc, mark);
 	write_stats_file();
