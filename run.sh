@@ -35,6 +35,8 @@ PACKAGES=(
 	fio attr acl util-linux e2fsprogs procps psmisc jq
 	qemu-system-x86 busybox-static kmod cpio mmdebstrap xz-utils zstd
 	python3 python3-matplotlib python3-jsonschema python3-pandas
+	# tests/compat: third-party libfuse3 filesystems and what they serve
+	squashfuse squashfs-tools fuse-overlayfs ostree libnbd-bin qemu-utils
 )
 
 cmd_setup() {

@@ -1,7 +1,9 @@
 // The `fuse` transport: classic /dev/fuse served by libfuse's own mount,
-// loops and unmount. The only addition is a pair of custom-io hooks that are
-// plain read(2)/writev(2) plus a request counter for the statistics file
-// (libfuse then leaves splice off, which it does by default anyway).
+// loops and unmount. The only addition is the custom-io hooks: plain
+// read(2)/writev(2) plus a request counter for the statistics file, and
+// splice as libfuse itself would do it (replies: splice(2) from libfuse's
+// pipe to the device; requests: splice through a staging pipe so that the
+// counter sees each request's header).
 #include "librfuse_internal.hpp"
 #include "passthrough.hpp"
 
@@ -18,6 +20,7 @@ namespace {
 
 class FuseTransport final : public Transport, public IoOwner {
 public:
+	explicit FuseTransport(const TransportOptions &opts) : opts_(opts) {}
 	~FuseTransport() override
 	{
 		if (fd_ >= 0)
@@ -28,7 +31,7 @@ public:
 
 	int mount(fuse_session *se, const char *mountpoint) override
 	{
-		return mount_dev_fuse(se, mountpoint, this, &fd_, &passthrough_);
+		return mount_dev_fuse(se, mountpoint, opts_, this, &fd_, &passthrough_);
 	}
 
 	int loop(fuse_session *, unsigned) override { return kServeWithLibfuse; }
@@ -46,12 +49,22 @@ public:
 	ssize_t on_read(int fd, void *buf, size_t len) override
 	{
 		ssize_t n = ::read(fd, buf, len);
-		if (n >= static_cast<ssize_t>(sizeof(fuse_in_header))) {
-			counters_.count_dev_fuse(buf);
-			if (passthrough_)
-				note_for_passthrough(static_cast<const char *>(buf), static_cast<size_t>(n));
-		}
+		if (n > 0)
+			observe_request(static_cast<const char *>(buf), static_cast<size_t>(n));
 		return n;
+	}
+
+	ssize_t on_splice_receive(int fd, int pipe_fd, size_t len, unsigned) override
+	{
+		return splice_request_observed(fd, pipe_fd, len,
+					       [this](const char *head, size_t n) { observe_request(head, n); });
+	}
+
+	// Only data replies take this path (OPEN/CREATE/INIT replies, which
+	// passthrough patches, are too short to be spliced).
+	ssize_t on_splice_send(int pipe_fd, int fd, size_t len, unsigned flags) override
+	{
+		return splice(pipe_fd, nullptr, fd, nullptr, len, flags);
 	}
 
 	ssize_t on_writev(int fd, struct iovec *iov, int count) override
@@ -62,6 +75,17 @@ public:
 	}
 
 private:
+	// A request read from the device (`len` bytes of it, at least its
+	// headers): counted, and noted for the passthrough.
+	void observe_request(const char *buf, size_t len)
+	{
+		if (len < sizeof(fuse_in_header))
+			return;
+		counters_.count_dev_fuse(buf);
+		if (passthrough_)
+			note_for_passthrough(buf, len);
+	}
+
 	// Remembers what the passthrough patches need: INIT's flags, which
 	// uniques are OPEN/CREATE; RELEASE drops its backing id.
 	void note_for_passthrough(const char *buf, size_t len)
@@ -118,6 +142,7 @@ private:
 		return ::writev(fd, patched, 2);
 	}
 
+	TransportOptions opts_;
 	int fd_ = -1;
 	std::unique_ptr<Passthrough> passthrough_;
 	std::mutex pending_lock_;
@@ -130,13 +155,13 @@ private:
 
 } // namespace
 
-int mount_dev_fuse(fuse_session *se, const char *mountpoint, IoOwner *owner, int *fd,
-		   std::unique_ptr<Passthrough> *passthrough)
+int mount_dev_fuse(fuse_session *se, const char *mountpoint, const TransportOptions &opts, IoOwner *owner,
+		   int *fd, std::unique_ptr<Passthrough> *passthrough)
 {
 	if (real().session_mount(se, mountpoint) != 0)
 		return -1;
 	*fd = fuse_session_fd(se);
-	if (Passthrough::wanted())
+	if (opts.passthrough)
 		*passthrough = std::make_unique<Passthrough>(*fd);
 	register_io_owner(*fd, owner);
 	if (int rc = fuse_session_custom_io(se, dispatching_io(), *fd); rc != 0) {
@@ -147,9 +172,9 @@ int mount_dev_fuse(fuse_session *se, const char *mountpoint, IoOwner *owner, int
 	return 0;
 }
 
-std::unique_ptr<Transport> make_fuse_transport()
+std::unique_ptr<Transport> make_fuse_transport(const TransportOptions &opts)
 {
-	return std::make_unique<FuseTransport>();
+	return std::make_unique<FuseTransport>(opts);
 }
 
 } // namespace rfuse::detail

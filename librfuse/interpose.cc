@@ -11,8 +11,10 @@
 
 #include <dlfcn.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -93,6 +95,23 @@ std::shared_ptr<Session> find_session(fuse_session *se)
 	return it == table().sessions.end() ? nullptr : it->second;
 }
 
+// Every transport owns the custom-io hooks of its device fd.
+const IoOwner *io_owner(const Transport &t)
+{
+	return dynamic_cast<const IoOwner *>(&t);
+}
+
+// The transport's statistics and what its hooks counted.
+TransportStats stats_of(const Transport &t)
+{
+	TransportStats s = t.stats();
+	if (const IoOwner *io = io_owner(t)) {
+		s.spliced_replies = io->spliced_replies.load(std::memory_order_relaxed);
+		s.spliced_requests = io->spliced_requests.load(std::memory_order_relaxed);
+	}
+	return s;
+}
+
 // A refused mount still leaves a statistics file saying why.
 void record_refusal(const std::shared_ptr<Session> &session, const std::string &error)
 {
@@ -109,16 +128,22 @@ void record_refusal(const std::shared_ptr<Session> &session, const std::string &
 
 int mount_session(fuse_session *se, const char *mountpoint)
 {
+	capture_libfuse_messages();
+	auto session = std::make_shared<Session>();
+	session->report.mountpoint = mountpoint != nullptr ? mountpoint : "";
 	TransportOptions opts;
 	std::string error;
-	if (!TransportOptions::from_env(&opts, &error)) {
-		log("%s", error.c_str());
+	bool usable = TransportOptions::from_env(&opts, &error);
+	session->report.requested = opts.name;
+	set_stats_file(opts.stats_file);
+	if (!usable) {
+		// Nothing is mounted or changed; the statistics say why when
+		// RFUSE_STATS_FILE itself is usable.
+		log("%s: not mounting", error.c_str());
+		record_refusal(session, error);
 		return -1;
 	}
 	opts.session_args = take_creation_args(se);
-	auto session = std::make_shared<Session>();
-	session->report.requested = opts.name;
-	session->report.mountpoint = mountpoint != nullptr ? mountpoint : "";
 
 	session->transport = make_transport(opts, &error);
 	if (!session->transport) {
@@ -136,12 +161,21 @@ int mount_session(fuse_session *se, const char *mountpoint)
 		log("transport %s is unavailable: %s; RFUSE_FALLBACK=1: using classic FUSE (/dev/fuse)",
 		    opts.name.c_str(), why.c_str());
 		session->report.fallback_reason = why;
-		session->transport = make_fuse_transport();
+		session->transport = make_fuse_transport(opts);
 	}
 	// Before the mount shows up: whoever sees it may send SIGUSR1 at once.
 	start_stats_reporting();
-	if (session->transport->mount(se, mountpoint) != 0)
+	std::uint64_t mark = message_mark();
+	if (session->transport->mount(se, mountpoint) != 0) {
+		// libfuse or the transport said why on stderr already.
+		std::string why = last_message_since(mark);
+		error = std::string("mounting ") + session->transport->name() + " on " + session->report.mountpoint +
+			" failed" + (why.empty() ? "" : ": " + why);
+		if (why.empty())
+			log("%s", error.c_str());
+		record_refusal(session, error);
 		return -1;
+	}
 	session->report.mounted = true;
 	{
 		std::lock_guard<std::mutex> g(table().lock);
@@ -151,11 +185,46 @@ int mount_session(fuse_session *se, const char *mountpoint)
 	return 0;
 }
 
+// After the loop: when libfuse refused the kernel's INIT (a capability the
+// filesystem wants and the kernel lacks...) or serving ended in an error,
+// say so on stderr and in the statistics, with the last message libfuse or
+// librfuse printed since `mark`. A transport's own refusal (its stats'
+// error) already says why. Returns what the loop returns: libfuse's own
+// loops return the INIT error, ours do the same.
+int note_serving_outcome(Session &session, int rc, std::uint64_t mark)
+{
+	int init_error = 0;
+	if (const IoOwner *io = io_owner(*session.transport))
+		init_error = io->init_reply_error() == IoOwner::kNoReplyYet ? 0 : io->init_reply_error();
+	std::string error;
+	if (init_error < 0)
+		error = "the mount on " + session.report.mountpoint + " failed: libfuse answered the kernel's INIT with " +
+			std::strerror(-init_error);
+	else if (rc < 0 && rc != -EINTR && rc != Transport::kServeWithLibfuse &&
+		 session.transport->stats().error.empty())
+		error = std::string("serving ended with an error (") + std::strerror(-rc) + ")";
+	if (error.empty())
+		return rc;
+	if (std::string why = last_message_since(mark); !why.empty())
+		error += ": " + why;
+	log("%s", error.c_str());
+	{
+		std::lock_guard<std::mutex> g(table().lock);
+		session.report.error = error;
+	}
+	return rc == 0 && init_error < 0 ? init_error : rc;
+}
+
 // Runs the program's loop on the session's transport; `libfuse_loop` is
 // libfuse's own loop exactly as the program asked for it.
 int run_loop(fuse_session *se, const char *entry, unsigned max_threads,
 	     const std::function<int()> &libfuse_loop)
 {
+	// libfuse's own loops call each other through the PLT (_mt_32 calls
+	// _mt_312): the loop already serving with libfuse stays as it is.
+	thread_local fuse_session *serving_with_libfuse = nullptr;
+	if (serving_with_libfuse == se)
+		return libfuse_loop();
 	std::shared_ptr<Session> session = find_session(se);
 	if (!session)
 		return libfuse_loop(); // not mounted through us (e.g. mounted before we were loaded)
@@ -164,11 +233,15 @@ int run_loop(fuse_session *se, const char *entry, unsigned max_threads,
 		session->report.loop_entry = entry;
 	}
 	start_stats_thread();
+	std::uint64_t mark = message_mark();
 	int rc = session->transport->loop(se, max_threads);
 	if (rc == Transport::kServeWithLibfuse) {
 		write_stats_file(); // the transport in use is settled now
+		serving_with_libfuse = se;
 		rc = libfuse_loop();
+		serving_with_libfuse = nullptr;
 	}
+	rc = note_serving_outcome(*session, rc, mark);
 	write_stats_file();
 	return rc;
 }
@@ -197,7 +270,7 @@ void destroy_session(fuse_session *se)
 		if (session->report.mounted)
 			unmount_session(se);
 		SessionReport final_report = session->report;
-		final_report.stats = session->transport->stats();
+		final_report.stats = stats_of(*session->transport);
 		{
 			std::lock_guard<std::mutex> g(table().lock);
 			table().sessions.erase(se);
@@ -229,16 +302,6 @@ const RealLibfuse &real()
 	return r;
 }
 
-void log(const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	std::vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	std::fprintf(stderr, "librfuse: %s\n", line);
-}
-
 std::vector<SessionReport> collect_sessions()
 {
 	std::vector<std::shared_ptr<Session>> live;
@@ -253,7 +316,7 @@ std::vector<SessionReport> collect_sessions()
 	}
 	size_t first_live = out.size() - live.size();
 	for (size_t i = 0; i < live.size(); ++i)
-		out[first_live + i].stats = live[i]->transport->stats();
+		out[first_live + i].stats = stats_of(*live[i]->transport);
 	return out;
 }
 

@@ -37,12 +37,6 @@ static_assert(sizeof(OpenOut) == sizeof(fuse_open_out));
 
 } // namespace
 
-bool Passthrough::wanted()
-{
-	const char *v = std::getenv("RFUSE_PASSTHROUGH");
-	return v != nullptr && std::strcmp(v, "1") == 0;
-}
-
 Passthrough::~Passthrough()
 {
 	for (auto &[node, b] : backing_of_node_) {

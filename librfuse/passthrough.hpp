@@ -23,9 +23,6 @@ namespace rfuse::detail {
 
 class Passthrough {
 public:
-	// RFUSE_PASSTHROUGH=1?
-	static bool wanted();
-
 	explicit Passthrough(int dev_fd) : dev_fd_(dev_fd) {}
 	~Passthrough();
 

@@ -52,6 +52,7 @@ nlohmann::json session_json(const SessionReport &r)
 		{"ring_share_without_forgets", share(s.ring_requests, total - s.dev_fuse_forgets)},
 		{"requests_per_ring", s.per_ring},
 		{"passthrough", {{"opens", s.passthrough_opens}, {"refused", s.passthrough_refused}}},
+		{"splice", {{"replies", s.spliced_replies}, {"requests", s.spliced_requests}}},
 	};
 }
 
@@ -102,10 +103,36 @@ void RequestCounters::report(const Passthrough *passthrough, TransportStats *s) 
 	}
 }
 
+namespace {
+
+// The checked RFUSE_STATS_FILE ("" until a mount has checked it).
+std::mutex &path_lock()
+{
+	static std::mutex *m = new std::mutex;
+	return *m;
+}
+std::string &stats_path()
+{
+	static std::string *p = new std::string;
+	return *p;
+}
+
+} // namespace
+
+void set_stats_file(const std::string &path)
+{
+	std::lock_guard<std::mutex> g(path_lock());
+	stats_path() = path;
+}
+
 void write_stats_file()
 {
-	const char *path = std::getenv("RFUSE_STATS_FILE");
-	if (path == nullptr || *path == '\0')
+	std::string path;
+	{
+		std::lock_guard<std::mutex> g(path_lock());
+		path = stats_path();
+	}
+	if (path.empty())
 		return;
 	std::vector<SessionReport> sessions = collect_sessions();
 	if (sessions.empty())
@@ -118,7 +145,7 @@ void write_stats_file()
 	doc["sessions"] = all;
 
 	std::lock_guard<std::mutex> g(write_lock());
-	std::string tmp = std::string(path) + ".tmp" + std::to_string(getpid());
+	std::string tmp = path + ".tmp" + std::to_string(getpid());
 	{
 		std::ofstream out(tmp, std::ios::trunc);
 		out << doc.dump(2) << "\n";
@@ -127,8 +154,8 @@ void write_stats_file()
 			return;
 		}
 	}
-	if (std::rename(tmp.c_str(), path) != 0)
-		log("cannot rename %s to %s", tmp.c_str(), path);
+	if (std::rename(tmp.c_str(), path.c_str()) != 0)
+		log("cannot rename %s to %s", tmp.c_str(), path.c_str());
 }
 
 void start_stats_reporting()

@@ -17,26 +17,36 @@ namespace rfuse {
 
 // What the user asked for, from the environment (documented in README):
 //   RFUSE_TRANSPORT   fuse | rfuse | uring        (default: rfuse for librfuse)
-//   RFUSE_FALLBACK    1 = fall back to classic FUSE when the chosen one is
+//   RFUSE_FALLBACK    0 | 1: fall back to classic FUSE when the chosen one is
 //                     unavailable (logged), otherwise refuse to mount
 //   RFUSE_WORKERS     worker threads per ring/queue (default 2)
 //   RFUSE_RINGS       number of ring channels (rfuse; default: online CPUs)
 //   RFUSE_POLL_US     poll window in microseconds (rfuse; default 50)
+//   RFUSE_PASSTHROUGH 0 | 1: FUSE passthrough (fuse, uring)
+//   RFUSE_MOUNT_OPTIONS  extra kernel mount options (rfuse)
 //   RFUSE_STATS_FILE  where librfuse writes its JSON statistics (transport
 //                     requested/used, fallback reason, request counters per
 //                     path): at unmount, at exit, and on SIGUSR1
+//   RFUSE_URING_PAYLOAD_BYTES  tests only: the io_uring entries' buffer size
+// An empty variable counts as unset.
 struct TransportOptions {
 	std::string name;
 	bool fallback = false;
 	unsigned workers_per_ring = 2;
 	unsigned rings = 0;
 	unsigned poll_us = 50;
+	bool passthrough = false;
+	std::string mount_options;   // ",a,b=c" or ""
+	std::string stats_file;      // "" = none
+	unsigned uring_payload_bytes = 0; // 0 = sized from INIT
 	// The arguments the program gave fuse_session_new() (libfuse keeps the
 	// mount options it parsed from them private): a transport that mounts by
 	// itself takes allow_other, default_permissions, max_read=, subtype= here.
 	std::vector<std::string> session_args;
-	// Parses the variables above. Returns false with a one-line message in
-	// *error for a value it cannot use (unknown transport, RFUSE_WORKERS=0...).
+	// Parses and checks the variables above. Returns false with one line in
+	// *error naming every value it cannot use (unknown transport,
+	// RFUSE_WORKERS=0, a statistics file in a missing directory...); *out
+	// then still holds what was valid (stats_file only when it is usable).
 	static bool from_env(TransportOptions *out, std::string *error);
 };
 
@@ -52,6 +62,8 @@ struct TransportStats {
 	std::uint64_t data_requests = 0;       // READ and WRITE requests, over any path
 	std::uint64_t passthrough_opens = 0;   // opens handed to the kernel (RFUSE_PASSTHROUGH=1)
 	std::uint64_t passthrough_refused = 0; // opens the kernel refused to pass through
+	std::uint64_t spliced_replies = 0;     // replies libfuse handed over in a pipe (FUSE_CAP_SPLICE_WRITE)
+	std::uint64_t spliced_requests = 0;    // requests handed to libfuse in a pipe (FUSE_CAP_SPLICE_READ)
 };
 
 class Transport {

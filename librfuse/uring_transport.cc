@@ -193,7 +193,7 @@ public:
 	int mount(fuse_session *se, const char *mountpoint) override
 	{
 		se_ = se;
-		return mount_dev_fuse(se, mountpoint, this, &fd_, &passthrough_);
+		return mount_dev_fuse(se, mountpoint, opts_, this, &fd_, &passthrough_);
 	}
 
 	int loop(fuse_session *se, unsigned max_threads) override
@@ -270,6 +270,45 @@ public:
 		if (out->unique != 0 && out->unique == init_unique_)
 			return write_init_reply(fd, iov, count);
 		return ::writev(fd, iov, count);
+	}
+
+	// A data reply libfuse spliced into its pipe: read straight into the
+	// ring entry's payload buffer. For a reply whose data came from a file
+	// (fuse_reply_data() with an fd buffer) that is the only copy in
+	// userspace; the writev path would copy it twice.
+	ssize_t on_splice_send(int pipe_fd, int fd, size_t len, unsigned flags) override
+	{
+		fuse_out_header out;
+		if (!ring_active_.load(std::memory_order_acquire) || len < sizeof(out))
+			return IoOwner::on_splice_send(pipe_fd, fd, len, flags);
+		if (!read_pipe(pipe_fd, &out, sizeof(out)))
+			return -1;
+		Entry *e = out.unique != 0 ? entry_serving(out.unique) : nullptr;
+		if (e == nullptr)
+			return forward_spliced_reply(pipe_fd, fd, len, &out);
+		size_t total = len - sizeof(out);
+		if (!reply_fits(*e, out.unique, total)) {
+			drain_pipe(pipe_fd, total);
+			return static_cast<ssize_t>(len);
+		}
+		if (!read_pipe(pipe_fd, e->payload(), total)) {
+			int err = errno;
+			reply_error(*e, out.unique, -EIO);
+			errno = err;
+			return -1;
+		}
+		finish_reply(*e, out, total);
+		return static_cast<ssize_t>(len);
+	}
+
+	// libfuse's own loop after a fallback, for a filesystem that wants
+	// FUSE_CAP_SPLICE_READ.
+	ssize_t on_splice_receive(int fd, int pipe_fd, size_t len, unsigned) override
+	{
+		return splice_request_observed(fd, pipe_fd, len, [this](const char *head, size_t n) {
+			if (n >= sizeof(fuse_in_header))
+				counters_.count_dev_fuse(head);
+		});
 	}
 
 private:
@@ -371,8 +410,8 @@ private:
 		size_t cap = std::max<size_t>({FUSE_MIN_READ_BUFFER, max_write_, max_pages_ * page_size()});
 		cap = (cap + page_size() - 1) / page_size() * page_size();
 		// For tests: a payload buffer the kernel refuses (REGISTER -EINVAL).
-		if (const char *forced = std::getenv("RFUSE_URING_PAYLOAD_BYTES"); forced != nullptr && *forced != '\0')
-			cap = std::strtoul(forced, nullptr, 10);
+		if (opts_.uring_payload_bytes != 0)
+			cap = opts_.uring_payload_bytes;
 		unsigned queues = possible_cpu_count();
 		unsigned per_queue = opts_.workers_per_ring;
 		{
@@ -662,24 +701,39 @@ private:
 		size_t total = 0;
 		for (int i = 1; i < count; ++i)
 			total += iov[i].iov_len;
-		if (total > e.payload_cap) {
-			log("reply of %zu bytes exceeds the ring entry's %zu: answering EIO", total, e.payload_cap);
-			reply_error(e, out.unique, -EIO);
+		if (!reply_fits(e, out.unique, total))
 			return static_cast<ssize_t>(sizeof(out) + total);
-		}
 		char *dst = e.payload();
 		for (int i = 1; i < count; ++i) {
 			// memmove: a reply may point into the request it answers.
 			std::memmove(dst, iov[i].iov_base, iov[i].iov_len);
 			dst += iov[i].iov_len;
 		}
+		finish_reply(e, out, total);
+		return static_cast<ssize_t>(sizeof(out) + total);
+	}
+
+	// Whether a reply with `total` bytes after its header fits e's payload
+	// buffer; if not, the request is answered with EIO instead.
+	bool reply_fits(Entry &e, std::uint64_t unique, size_t total)
+	{
+		if (total <= e.payload_cap)
+			return true;
+		log("reply of %zu bytes exceeds the ring entry's %zu: answering EIO", total, e.payload_cap);
+		reply_error(e, unique, -EIO);
+		return false;
+	}
+
+	// The reply's payload (`total` bytes) is in e's buffer: its header
+	// goes in, and the worker may commit.
+	void finish_reply(Entry &e, fuse_out_header out, size_t total)
+	{
 		if (passthrough_ && out.error == 0)
 			passthrough_->on_reply(e.opcode, e.nodeid, e.payload(), total);
 		out.len = static_cast<std::uint32_t>(sizeof(out) + total);
 		std::memcpy(e.header->in_out, &out, sizeof(out));
 		e.header->ring_ent_in_out.payload_sz = static_cast<std::uint32_t>(total);
 		mark_replied(e);
-		return static_cast<ssize_t>(sizeof(out) + total);
 	}
 
 	void reply_error(Entry &e, std::uint64_t unique, int error)

@@ -194,9 +194,10 @@ MountedFs::MountedFs(DaemonSpec spec) : spec_(std::move(spec))
 	}
 
 	std::vector<std::string> args = spec_.argv;
-	if (!spec_.daemonize)
+	if (!spec_.daemonize && spec_.foreground_flag)
 		args.push_back("-f");
 	args.push_back(spec_.mountpoint);
+	args.insert(args.end(), spec_.args_after_mountpoint.begin(), spec_.args_after_mountpoint.end());
 	std::vector<char *> cargv;
 	for (std::string &a : args)
 		cargv.push_back(a.data());

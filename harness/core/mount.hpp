@@ -16,6 +16,12 @@ namespace harness {
 struct DaemonSpec {
 	std::vector<std::string> argv;          // binary and its options, without the mountpoint
 	std::string mountpoint;                 // must exist; absolute
+	// Operands that come after the mount point on the command line
+	// (nbdfuse MOUNTPOINT URI).
+	std::vector<std::string> args_after_mountpoint;
+	// Whether a foreground start passes -f; false for a program that always
+	// serves in the foreground and does not take -f (nbdfuse).
+	bool foreground_flag = true;
 	std::map<std::string, std::string> env; // added to the daemon's environment
 	std::string log_path;                   // daemon stdout+stderr; empty = a temp file
 	std::chrono::milliseconds mount_timeout{std::chrono::seconds(20)};

@@ -1,6 +1,7 @@
-// The RFUSE transport. mount() opens /dev/rfuse, mounts type "rfuse" with
-// fd=N and maps every ring; loop() runs W workers per ring, pinned to the
-// ring's CPU. A worker takes a slot id from its ring's pending ring (polling
+// The RFUSE transport. mount() opens /dev/rfuse and mounts type "rfuse"
+// with fd=N; loop() maps every ring (in the process that serves, which a
+// daemonizing program forks after mounting) and runs W workers per ring,
+// pinned to the ring's CPU. A worker takes a slot id from its ring's pending ring (polling
 // for the poll window where that can help, then sleeping in RFUSE_IOC_WAIT)
 // and hands the request, in place in the ring memory, to
 // fuse_session_process_buf().
@@ -10,9 +11,10 @@
 // caller already went to sleep does the reply cost a syscall
 // (RFUSE_IOC_COMPLETE). Forgets and interrupts arrive on their own rings and
 // are handed to libfuse as FUSE_BATCH_FORGET / FUSE_INTERRUPT requests.
-// Notifications (unique 0: fuse_lowlevel_notify_*) are written to the
-// /dev/rfuse fd, where rfuse.ko hands them to fuse.ko; the FUSE_NOTIFY_REPLY
-// a retrieve brings arrives in a slot like any request.
+// A reply libfuse splices (FUSE_CAP_SPLICE_WRITE) is read from its pipe
+// straight into the slot. Notifications (unique 0: fuse_lowlevel_notify_*)
+// are written to the /dev/rfuse fd, where rfuse.ko hands them to fuse.ko;
+// the FUSE_NOTIFY_REPLY a retrieve brings arrives in a slot like any request.
 #include "rfuse/rfuse_transport.hpp"
 
 #include "librfuse_internal.hpp"
@@ -23,6 +25,7 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <chrono>
 #include <cstring>
 #include <fcntl.h>
@@ -191,14 +194,16 @@ public:
 			options += ",rings=" + std::to_string(opts_.rings);
 		options += ",poll_us=" + std::to_string(opts_.poll_us);
 		options += kernel_options(opts_.session_args);
-		if (const char *extra = std::getenv("RFUSE_MOUNT_OPTIONS"); extra != nullptr && *extra != '\0')
-			options += std::string(",") + extra;
+		options += opts_.mount_options; // RFUSE_MOUNT_OPTIONS, checked: ",a,b=c"
 		if (::mount("rfuse", mountpoint, "rfuse", MS_NOSUID | MS_NODEV, options.c_str()) != 0) {
 			log("mount -t rfuse on %s failed: %s (options %s)", mountpoint, std::strerror(errno),
 			    options.c_str());
 			return fail_mount();
 		}
-		mountpoint_ = mountpoint;
+		// Absolute: a daemonized program serves (and unmounts) from "/".
+		char *absolute = realpath(mountpoint, nullptr);
+		mountpoint_ = absolute != nullptr ? absolute : mountpoint;
+		std::free(absolute);
 		mounted_ = true;
 		if (ioctl(fd_, RFUSE_IOC_GET_INFO, &info_) != 0) {
 			log("RFUSE_IOC_GET_INFO failed: %s", std::strerror(errno));
@@ -208,15 +213,6 @@ public:
 			log("rfuse.ko speaks ABI %u, this librfuse ABI %u: rebuild one of them", info_.abi_version,
 			    RFUSE_ABI_VERSION);
 			return fail_mount();
-		}
-		for (std::uint32_t r = 0; r < info_.nr_rings; r++) {
-			void *p = mmap(nullptr, info_.ring_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd_,
-				       off_t(RFUSE_RING_MMAP_OFFSET(r)));
-			if (p == MAP_FAILED) {
-				log("cannot map ring %u: %s", r, std::strerror(errno));
-				return fail_mount();
-			}
-			rings_.push_back(abi::make_ring_view(info_, p));
 		}
 		served_ = std::vector<std::atomic<std::uint64_t>>(info_.nr_rings);
 		se_ = se;
@@ -231,6 +227,13 @@ public:
 
 	int loop(fuse_session *se, unsigned max_threads) override
 	{
+		// The rings are mapped here, by the process that serves: a program
+		// may fuse_daemonize() between mount and loop, and a fork()ed child
+		// does not inherit ring mappings (rfuse.ko's VM_DONTCOPY).
+		if (!map_rings()) {
+			fuse_session_exit(se);
+			return -EIO; // librfuse reports it with the message map_rings() logged
+		}
 		serialize_ = max_threads == 1;
 		install_wake_handler();
 		start_workers(se);
@@ -299,23 +302,68 @@ public:
 		return ssize_t(total);
 	}
 
+	// A data reply libfuse spliced into its pipe (FUSE_CAP_SPLICE_WRITE):
+	// read straight into the slot. For data that came from a file
+	// (fuse_reply_data() with an fd buffer) that is the only copy in
+	// userspace; the writev path copies it twice.
+	ssize_t on_splice_send(int pipe_fd, int fd, size_t len, unsigned flags) override
+	{
+		fuse_out_header oh {};
+		if (len < sizeof(oh))
+			return detail::IoOwner::on_splice_send(pipe_fd, fd, len, flags);
+		if (!detail::read_pipe(pipe_fd, &oh, sizeof(oh)))
+			return -1;
+		if (oh.unique == 0) // a notification (fuse_lowlevel_notify_store)
+			return forward_spliced_reply(pipe_fd, fd, len, &oh);
+		SlotRef ref {};
+		if (!map_.take(oh.unique, &ref)) {
+			detail::drain_pipe(pipe_fd, len - sizeof(oh));
+			errno = ENOENT; // as on_writev: an interrupted or ended request
+			return -1;
+		}
+		std::uint8_t *dst = rings_[ref.ring].base + ref.out_off;
+		bool delivered = false;
+		if (len > ref.out_cap) {
+			detail::drain_pipe(pipe_fd, len - sizeof(oh));
+		} else {
+			std::memcpy(dst, &oh, sizeof(oh));
+			delivered = detail::read_pipe(pipe_fd, dst + sizeof(oh), len - sizeof(oh));
+		}
+		if (!delivered)
+			write_error_header(dst, oh.unique);
+		complete_slot(ref, oh.unique);
+		return ssize_t(len);
+	}
+
 private:
 	// Copies a reply into its slot and raises the slot's done flag.
 	void fill_slot(const SlotRef &ref, std::uint64_t unique, const struct iovec *iov, int count,
 		       std::size_t total)
 	{
-		const abi::RingView &ring = rings_[ref.ring];
-		std::uint8_t *dst = ring.base + ref.out_off;
+		std::uint8_t *dst = rings_[ref.ring].base + ref.out_off;
 		if (total > ref.out_cap) {
-			// Too long for what the kernel asked: say so instead.
-			fuse_out_header err {sizeof(fuse_out_header), -EIO, unique};
-			std::memcpy(dst, &err, sizeof(err));
+			write_error_header(dst, unique); // too long for what the kernel asked
 		} else {
 			for (int i = 0; i < count; i++) {
 				std::memcpy(dst, iov[i].iov_base, iov[i].iov_len);
 				dst += iov[i].iov_len;
 			}
 		}
+		complete_slot(ref, unique);
+	}
+
+	// A reply that could not be delivered: EIO instead.
+	static void write_error_header(std::uint8_t *dst, std::uint64_t unique)
+	{
+		fuse_out_header err {sizeof(fuse_out_header), -EIO, unique};
+		std::memcpy(dst, &err, sizeof(err));
+	}
+
+	// The slot holds its reply: raise its done flag, and wake the caller
+	// if it went to sleep.
+	void complete_slot(const SlotRef &ref, std::uint64_t unique)
+	{
+		const abi::RingView &ring = rings_[ref.ring];
 		rfuse_slot_ctl *sc = ring.slot(info_, ref.slot);
 		abi::stamp_now(sc->replied_ns);
 		// done (release), full barrier, then waiter_asleep: pairs with the
@@ -327,6 +375,20 @@ private:
 			// EINVAL: the caller completed it inline after all.
 			ioctl(fd_, RFUSE_IOC_COMPLETE, &c);
 		}
+	}
+
+	bool map_rings()
+	{
+		for (std::uint32_t r = static_cast<std::uint32_t>(rings_.size()); r < info_.nr_rings; r++) {
+			void *p = mmap(nullptr, info_.ring_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd_,
+				       off_t(RFUSE_RING_MMAP_OFFSET(r)));
+			if (p == MAP_FAILED) {
+				log("cannot map RFUSE ring %u: %s", r, std::strerror(errno));
+				return false;
+			}
+			rings_.push_back(abi::make_ring_view(info_, p));
+		}
+		return true;
 	}
 
 	int fail_mount()
@@ -600,7 +662,7 @@ private:
 	bool io_registered_ = false;
 	std::string mountpoint_;
 	rfuse_info info_ {};
-	std::vector<abi::RingView> rings_;
+	std::vector<abi::RingView> rings_; // mapped in loop()
 	std::vector<std::atomic<std::uint64_t>> served_;
 	fuse_session *se_ = nullptr;
 	UniqueMap map_;

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
+#include <unistd.h>
 
 namespace test_support {
 
@@ -20,7 +21,10 @@ std::string binary(const std::string &name)
 
 ScratchDir::ScratchDir(const std::string &prefix)
 {
+	// In the VM rig the build tree, and RFUSE_TEST_ROOT in it, is read-only.
 	const char *root = std::getenv("RFUSE_TEST_ROOT");
+	if (root != nullptr && access(root, W_OK) != 0)
+		root = nullptr;
 	std::string tmpl = std::string(root != nullptr ? root : "/tmp") + "/" + prefix + "-XXXXXX";
 	if (mkdtemp(tmpl.data()) == nullptr)
 		throw std::runtime_error("mkdtemp " + tmpl + ": " + std::strerror(errno));

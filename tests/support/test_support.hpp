@@ -10,11 +10,12 @@ namespace test_support {
 // running test binary, which lands in build/bin too.
 std::string binary(const std::string &name);
 
-// A fresh directory under RFUSE_TEST_ROOT (else /tmp), removed with its
-// contents on destruction. Nothing may be mounted below it by then.
 // The whole contents of `path` into `out`; false when it cannot be read.
 bool read_file(const std::string &path, std::string &out);
 
+// A fresh directory under RFUSE_TEST_ROOT when it is writable (else /tmp:
+// the VM rig), removed with its contents on destruction. Nothing may be
+// mounted below it by then.
 class ScratchDir {
 public:
 	explicit ScratchDir(const std::string &prefix);
