@@ -19,7 +19,8 @@
 #   kernels.sh chroot [LINE]         make the line's chroot; print it
 #   kernels.sh abi-of-running        the line whose ABI is `uname -r`, or exit 1
 #
-# Everything lands in $RFUSE_BUILD_DIR/kernels/ (default build/kernels): a chroot
+# Everything lands in $RFUSE_KERNELS_DIR (default $RFUSE_BUILD_DIR/kernels, i.e.
+# build/kernels; several build trees may share one): a chroot
 # per Debian release (mmdebstrap, minbase, with the lines' linux-headers installed
 # at their pinned versions; used for apt and kbuild), the downloaded packages'
 # trees per ABI. The mirrors are the host apt's own (its sources' URIs). Exit 2
@@ -30,7 +31,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 BUILD=$(realpath -m "${RFUSE_BUILD_DIR:-$ROOT/build}")
 DATA=$ROOT/rfuse-kmod/kernels.json
-KDIR=$BUILD/kernels
+KDIR=$(realpath -m "${RFUSE_KERNELS_DIR:-$BUILD/kernels}")
 
 say() { printf 'kernels: %s\n' "$*" >&2; }
 usage_fail() { say "$*"; exit 2; }
