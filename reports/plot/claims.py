@@ -7,7 +7,10 @@
 
 plot.py puts markdown(report) into each run's index.md. Every claim gets a
 verdict (reproduced, not reproduced, not measurable here), the numbers it rests
-on and its rule; the thresholds are stated once, in RULES.
+on and its rule; the thresholds are stated once, in RULES. After the claims,
+uring_markdown() compares RFUSE with FUSE over io_uring at every point where
+both have a value (ahead / behind / tie by the same EQUAL), or says why
+nothing compares here.
 
 A report is one environment (native or the VM rig). Every number of a claim
 comes from the one report given: nothing here looks at another report, so no
@@ -39,7 +42,8 @@ RULES = (
     "the paper went to 32 jobs in Fig. 10 and 40 cores in Fig. 11); **RFUSE scales better** = RFUSE's speed-up "
     "above {up:.2f} x FUSE's; a **ratio measured on the paper's machine** is reproduced when ours is within "
     "{close:.0%} of it either way, at the same thread count only. A claim whose points are missing, skipped or failed "
-    "is **not measurable here**, with the reason. uring and fuse-passthrough figures are context, not claims."
+    "is **not measurable here**, with the reason. uring and fuse-passthrough figures are context, not claims; RFUSE vs "
+    "FUSE over io_uring is compared point by point in the table after the claims."
 ).format(eq=EQUAL, up=1 + EQUAL, close_lo=1 - CLOSE, close=CLOSE)
 
 # ops/s FUSE -> RFUSE and the ratio PAPER.md gives, on the paper's machine
@@ -164,9 +168,14 @@ class Environment:
         return s["median"], s["unit"]
 
 
+# Workload kinds whose figure is a time: lower is better.
+LOWER_IS_BETTER = ("latency", "breakdown")
+
+
 def headline_key(point):
-    """The summary key a claim compares: the workload's own fio direction,
-    works/s for metadata, flowops/s for macro workloads."""
+    """The summary key a point is compared (and drawn) by: the workload's own
+    fio direction, works/s for metadata, flowops/s for macro workloads, the
+    median p50 of a latency workload, the median syscall total of a breakdown."""
     wl = point["config"]["workload"]
     kind = wl["kind"]
     summary = point.get("summary", {})
@@ -174,6 +183,10 @@ def headline_key(point):
         return "works_per_sec"
     if kind == "macro":
         return "ops_per_sec"
+    if kind == "latency":
+        return "p50"
+    if kind == "breakdown":
+        return "total"
     if kind == "fio":
         for d in ("read", "write"):
             if d in wl["name"] and "%s.bandwidth" % d in summary:
@@ -449,6 +462,142 @@ def evaluate(report):
     return fig2_7(env) + fig8(env) + fig10(env) + fig11(env) + paper_ratios(env) + fig12(env)
 
 
+# RFUSE vs FUSE over io_uring, point by point: not a claim of the paper but
+# the question a user of either has. Verdicts by the "about equal" rule (EQUAL).
+AHEAD, BEHIND, TIE = "ahead", "behind", "tie"
+
+
+def versus(oriented):
+    """ahead / behind / tie of a ratio oriented so that > 1 means RFUSE better:
+    tie while the better of the two is at most EQUAL above the other."""
+    if oriented > 1 + EQUAL:
+        return AHEAD
+    if ratio(1, oriented) > 1 + EQUAL:
+        return BEHIND
+    return TIE
+
+
+def point_value(point):
+    """(summary key, median, unit) of an ok point's headline figure, or None."""
+    if point["status"] != "ok":
+        return None
+    key = headline_key(point)
+    s = point.get("summary", {}).get(key) if key else None
+    return (key, s["median"], s["unit"]) if s else None
+
+
+def pair_key(point):
+    """What RFUSE's and uring's points of one comparison share."""
+    c = point["config"]
+    return c.get("figure", ""), c["group"], c["filesystem"], c["workload"]["name"], c["threads"]
+
+
+def uring_rows(report):
+    """[row] for every point (figure, group, filesystem, workload, threads)
+    where both rfuse and uring have a value, in the report's order; each row
+    has the two values, the ratio oriented so that > 1 means RFUSE better
+    (uring/RFUSE for a latency, RFUSE/uring otherwise) and the verdict."""
+    uring = {pair_key(p): p for p in report.get("points", []) if p["config"]["transport"] == "uring"}
+    rows = []
+    for p in report.get("points", []):
+        q = uring.get(pair_key(p))
+        if p["config"]["transport"] != "rfuse" or q is None:
+            continue
+        a, b = point_value(p), point_value(q)
+        if a is None or b is None or a[0] != b[0]:
+            continue
+        lower = p["config"]["workload"]["kind"] in LOWER_IS_BETTER
+        oriented = 1.0 if a[1] == b[1] else ratio(b[1], a[1]) if lower else ratio(a[1], b[1])
+        c = p["config"]
+        rows.append({"figure": c.get("figure") or c["group"], "workload": c["workload"]["name"],
+                     "filesystem": c["filesystem"], "threads": c["threads"], "metric": a[0], "unit": a[2],
+                     "rfuse": a[1], "uring": b[1], "lower_is_better": lower, "ratio": oriented,
+                     "verdict": versus(oriented)})
+    return rows
+
+
+def uring_missing(report):
+    """Why points have no RFUSE-vs-uring comparison: {transport: {why: count}}
+    over the points where one of the two has a value and the other none."""
+    pts = {(p["config"]["transport"], pair_key(p)): p for p in report.get("points", [])}
+    out = {"uring": {}, "rfuse": {}}
+    for (tr, k), p in pts.items():
+        other = "uring" if tr == "rfuse" else "rfuse" if tr == "uring" else None
+        if other is None or point_value(p) is None:
+            continue
+        q = pts.get((other, k))
+        if q is not None and point_value(q) is not None:
+            continue
+        why = "no %s point" % other if q is None else status_why(q)
+        out[other][why] = out[other].get(why, 0) + 1
+    return out
+
+
+def uring_markdown(report, heading="## RFUSE vs FUSE over io_uring"):
+    """index.md's section: every point where both RFUSE and uring have a
+    value, the verdicts counted, or why nothing can be compared here."""
+    env = Environment(report)
+    lines = [heading, ""]
+    rows = uring_rows(report)
+    if not rows:
+        return lines + [uring_not_measurable(report, env), ""]
+    counts = {v: sum(1 for r in rows if r["verdict"] == v) for v in (AHEAD, BEHIND, TIE)}
+    lines += ["%d ahead, %d behind, %d tie (RFUSE against FUSE over io_uring, at the %d points where both have a "
+              "value; environment: %s)." % (counts[AHEAD], counts[BEHIND], counts[TIE], len(rows), env.label()), "",
+              "RFUSE/uring is oriented so that above 1 means RFUSE better: RFUSE's median / uring's for throughput "
+              "(MiB/s, works/s, flowops/s), uring's / RFUSE's for a latency (us). **ahead** = above %.2f, "
+              "**behind** = uring better by more than %.0f%% (below %.3f), **tie** otherwise: the paper claims' "
+              "\"about equal\" rule (reports/plot/claims.py EQUAL)." % (1 + EQUAL, EQUAL * 100, 1 / (1 + EQUAL)), "",
+              "| Fig. | workload | filesystem | threads | metric | RFUSE | uring | unit | RFUSE/uring | verdict |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append("| %s | %s | %s | %d | %s%s | %s | %s | %s | %.2fx | %s |" % (
+            cell(r["figure"]), cell(r["workload"]), cell(r["filesystem"]), r["threads"], cell(r["metric"]),
+            " (lower is better)" if r["lower_is_better"] else "", fmt(r["rfuse"]), fmt(r["uring"]), cell(r["unit"]),
+            r["ratio"], r["verdict"] if r["verdict"] == TIE else "**%s**" % r["verdict"]))
+    lines.append("")
+    missing = uring_missing(report)
+    for tr, has, lacks in (("uring", "RFUSE", "uring"), ("rfuse", "uring", "RFUSE")):
+        n = sum(missing[tr].values())
+        if n:
+            lines.append("Not compared: %d point%s where %s has a value and %s none (%s)." % (
+                n, "s" if n > 1 else "", has, lacks, why_list(missing[tr])))
+    return lines + ([""] if any(missing.values()) else [])
+
+
+def status_why(point):
+    """'skipped: <reason>' of a point without a value."""
+    return "%s%s" % (point["status"], ": " + point["reason"] if point.get("reason") else "")
+
+
+def why_list(whys):
+    return "; ".join("%s%s" % (cell(w), " (%d points)" % n if n > 1 else "") for w, n in sorted(whys.items()))
+
+
+def uring_not_measurable(report, env):
+    """The one sentence that says why RFUSE and uring cannot be compared here."""
+    points = report.get("points", [])
+    feats = report.get("environment", {}).get("kernel_features", {}).get("fuse_over_io_uring", {})
+    kernel = "kernel %s%s" % (env.kernel,
+                              ", enable_uring %s" % feats["enable_uring"] if "enable_uring" in feats else "")
+    if not ran_rfuse(report):
+        why = "RFUSE does not run here (%s; %s)" % ("no /dev/rfuse" if not env.dev_rfuse else "no ok RFUSE point",
+                                                   kernel)
+    elif not any(p["config"]["transport"] == "uring" for p in points):
+        why = "the report has no uring point (not in the spec, or filtered out; %s)" % kernel
+    else:
+        whys = {}
+        for p in points:
+            if p["config"]["transport"] == "uring" and point_value(p) is None:
+                whys[status_why(p)] = whys.get(status_why(p), 0) + 1
+        if any(point_value(p) for p in points if p["config"]["transport"] == "uring"):
+            why = "no point has a value for both (uring: %s)" % (why_list(whys) or "no value where RFUSE has one")
+        else:
+            why = "FUSE over io_uring has no value at any point (%s; %s; it needs Linux 6.14+ with the fuse module's " \
+                  "enable_uring on)" % (why_list(whys), kernel)
+    return "RFUSE vs FUSE over io_uring is not measurable in this environment: %s." % why
+
+
 def relevant(report):
     """Whether the report measured any of the paper's figures."""
     return any(p["config"].get("figure") in PAPER_FS for p in report.get("points", []))
@@ -471,8 +620,8 @@ def table(claims):
     return lines + [""]
 
 
-def markdown(report, heading="## Paper claims (PAPER.md)"):
-    """The claims section of a run's index.md."""
+def markdown(report, heading="## Paper claims (PAPER.md)", uring_heading="## RFUSE vs FUSE over io_uring"):
+    """The claims section of a run's index.md, then RFUSE vs uring."""
     env = Environment(report)
     lines = [heading, "",
              "Environment: %s. Every number below comes from this report alone (one environment)." % env.label(), ""]
@@ -480,7 +629,7 @@ def markdown(report, heading="## Paper claims (PAPER.md)"):
         lines += ["RFUSE did not run in this environment, so no claim is measurable here. Where this machine "
                   "cannot load rfuse.ko, `./run.sh full-suite` measures the whole comparison in the VM rig as a "
                   "separate run (`../vm/` beside this folder; `../index.md` lists its claims).", ""]
-    return lines + [RULES, ""] + table(evaluate(report))
+    return lines + [RULES, ""] + table(evaluate(report)) + uring_markdown(report, uring_heading)
 
 
 def load(path):
@@ -512,7 +661,7 @@ def write_index(out_dir):
     lines = ["# RFUSE evaluation suite: %s" % os.path.basename(os.path.abspath(out_dir)), "",
              "Each environment below is a run of its own, with its own report.json, figures and index.md. "
              "Points from different environments never share a chart or a ratio. Where this machine cannot load "
-             "rfuse.ko, `vm/` holds the whole suite run inside the VM rig (qemu, Debian's 6.1 kernel, rfuse.ko "
+             "rfuse.ko, `vm/` holds the whole suite run inside the VM rig (qemu, the rig's Debian kernel, rfuse.ko "
              "loaded; ext4 and FUSE measured there too) and `native/` every point but RFUSE's, run on this machine.",
              "",
              "| folder | environment | transports that ran (ok points) | points ok / failed / skipped | report |",
@@ -534,7 +683,8 @@ def write_index(out_dir):
     with_rfuse = [(d, r) for d, r in envs if r is not None and ran_rfuse(r)]
     if with_rfuse:
         d, rep = with_rfuse[0]
-        lines += markdown(rep, "## Paper claims, from `%s/` (the environment where RFUSE ran)" % d)
+        lines += markdown(rep, "## Paper claims, from `%s/` (the environment where RFUSE ran)" % d,
+                          "## RFUSE vs FUSE over io_uring, from `%s/`" % d)
         lines += ["The other environments' index.md list the same claims on their own points; there RFUSE does "
                   "not run, so they are not measurable.", ""]
     else:

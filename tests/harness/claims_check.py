@@ -239,6 +239,243 @@ def plot_writes_claims(vm):
     check(counts in text, "the verdict counts differ: " + counts)
 
 
+# RFUSE vs FUSE over io_uring on a kernel that has both (Debian's 7.3 in the VM
+# rig): five_transports() turns the VM fixture into such a report. uring's
+# value at each (figure, workload) is set from RFUSE's by the ratio oriented so
+# that > 1 means RFUSE better (RFUSE/uring for throughput, uring/RFUSE for a
+# latency), with the verdict the 10% rule gives it.
+VERSUS = {
+    ("2/7", "breakdown-creat"): (1.5, "ahead"),  # latency: uring's creat() takes 1.5x RFUSE's
+    ("latency", "lat-stat"): (0.89, "behind"),  # latency: uring's p50 is 0.89x RFUSE's
+    ("8", "fio-seqwrite-128k"): (1.09, "tie"),
+    ("8", "fio-seqread-128k"): (1.11, "ahead"),
+    ("8", "fio-randwrite-4k"): (0.89, "behind"),
+    ("8", "fio-randread-4k"): (None, None),  # RFUSE failed: uring gets FUSE's value, not compared
+    ("10", "fio-randread-4k"): (0.92, "tie"),  # within 10% the other way (1/0.92 = 1.087)
+    ("10", "fio-seqread-128k"): (1.3, "ahead"),  # t1: uring skipped, not compared
+    ("11", "MWCL"): (2.0, "ahead"),
+    ("11", "MWUL"): (0.5, "behind"),
+    ("11", "MWUM"): (1.0, "tie"),
+    ("11", "MRPL"): (1.0, "tie"),
+    ("12", "fileserver"): (1.2, "ahead"),
+    ("12", "webserver"): (None, None),  # RFUSE failed (timeout)
+}
+URING_OFF = "FUSE over io_uring is off (/sys/module/fuse/parameters/enable_uring is N)"
+
+
+def scaled(point, transport, factor):
+    """A copy of `point` as `transport` measured it, every figure x factor."""
+    q = copy.deepcopy(point)
+    c = q["config"]
+    c["transport"] = transport
+    q["id"] = "%s/%s/%s/%s/t%d" % (c["group"], c["filesystem"], transport, c["workload"]["name"], c["threads"])
+    for s in q.get("summary", {}).values():
+        for k in ("median", "min", "max", "mean", "stddev"):
+            s[k] *= factor
+    return q
+
+
+def latency_point(transport, p50):
+    c = {"group": "latency", "figure": "latency", "filesystem": "nullfs", "transport": transport, "backing": "tmpfs",
+         "workload": {"name": "lat-stat", "kind": "latency"}, "threads": 1, "cpus": [0], "repetitions": 1}
+    summary = {k: {"median": p50 * f, "min": p50 * f, "max": p50 * f, "mean": p50 * f, "stddev": 0.0, "n": 1,
+                   "unit": "us"} for k, f in (("p50", 1), ("p90", 1.5), ("p99", 3), ("p99_9", 5), ("mean", 1.2))}
+    return {"id": "latency/nullfs/%s/lat-stat/t1" % transport, "config": c, "status": "ok", "summary": summary,
+            "repetitions": []}
+
+
+def five_transports(vm):
+    """The VM fixture on a kernel with FUSE over io_uring: a uring point beside
+    every RFUSE point (VERSUS; from FUSE's where RFUSE failed), Fig. 10's seq
+    read at 1 thread skipped; fuse-passthrough beside every StackFS FUSE
+    point; a latency group (lat-stat) of the four transports."""
+    rep = copy.deepcopy(vm)
+    rep["environment"]["kernel"]["release"] = "7.3.0-1-amd64"
+    rep["environment"]["kernel_features"] = {
+        "fuse_over_io_uring": {"present": True, "enable_uring": "Y"}, "fuse_passthrough": {"expected": True},
+        "rfuse": {"dev_rfuse": True, "module_loaded": True, "parameters": {}},
+        "tracepoints": {"fuse": True, "rfuse": True, "sched": True}}
+    points = [p for p in rep["points"] if p["config"]["transport"] != "uring"]
+    by = {(p["config"]["transport"], claims.pair_key(p)): p for p in points}
+    out = []
+    for p in points:
+        out.append(p)
+        c = p["config"]
+        if c["transport"] == "fuse" and c["filesystem"] == "stackfs" and p["status"] == "ok":
+            out.append(scaled(p, "fuse-passthrough", 1.25))
+        if c["transport"] != "rfuse":
+            continue
+        target = VERSUS[(c["figure"], c["workload"]["name"])][0]
+        if p["status"] != "ok":
+            u = scaled(by[("fuse", claims.pair_key(p))], "uring", 1.0)
+        else:
+            lower = c["workload"]["kind"] in ("latency", "breakdown")
+            u = scaled(p, "uring", target if lower else 1 / target)
+        if (c["group"], c["workload"]["name"], c["threads"]) == ("fig10", "fio-seqread-128k", 1):
+            u.update(status="skipped", reason=URING_OFF, repetitions=[])
+            del u["summary"]
+        out.append(u)
+    rfuse_p50, target = 20.0, VERSUS[("latency", "lat-stat")][0]
+    out += [latency_point("native", 2.0), latency_point("fuse", 30.0), latency_point("rfuse", rfuse_p50),
+            latency_point("uring", rfuse_p50 * target)]
+    rep["points"] = out
+    return rep
+
+
+def uring_section(text):
+    """index.md's RFUSE vs FUSE over io_uring section."""
+    check(text.count("## RFUSE vs FUSE over io_uring") == 1, "index.md has not one RFUSE vs io_uring section")
+    part = text[text.index("## RFUSE vs FUSE over io_uring"):]
+    nxt = part.find("\n## ", 3)
+    return part if nxt < 0 else part[:nxt]
+
+
+def uring_table(vm):
+    """The table lists exactly the points where both RFUSE and uring have a
+    value, each with the verdict of the 10% rule; one line counts them."""
+    rep = five_transports(vm)
+    ok = {}
+    for p in rep["points"]:
+        c = p["config"]
+        if p["status"] == "ok" and c["transport"] in ("rfuse", "uring"):
+            ok.setdefault((c["figure"], c["workload"]["name"], c["filesystem"], c["threads"]), set()).add(
+                c["transport"])
+    want = {k for k, trs in ok.items() if trs == {"rfuse", "uring"}}
+    check(len(want) == 17, "the fixture has %d points with both, expected 17" % len(want))
+    rows = claims.uring_rows(rep)
+    got = [(r["figure"], r["workload"], r["filesystem"], r["threads"]) for r in rows]
+    check(sorted(got) == sorted(want), "uring_rows lists %s, expected %s" % (sorted(set(got) ^ want), sorted(want)))
+    for r in rows:
+        target, verdict = VERSUS[(r["figure"], r["workload"])]
+        check(abs(r["ratio"] - target) < 1e-9 and r["verdict"] == verdict,
+              "%s %s t%d: ratio %.4f %s, expected %.2f %s" % (
+                  r["figure"], r["workload"], r["threads"], r["ratio"], r["verdict"], target, verdict))
+    text, _ = run_plot(rep)
+    section = uring_section(text)
+    lines = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| Fig.")]
+    check(len(lines) == len(want), "index.md's table has %d rows, expected %d" % (len(lines), len(want)))
+    for fig, wl, fs, t in want:
+        hits = [line for line in lines if line.startswith("| %s | %s | %s | %d |" % (fig, wl, fs, t))]
+        target, verdict = VERSUS[(fig, wl)]
+        check(len(hits) == 1 and "| %.2fx |" % target in hits[0] and verdict in hits[0],
+              "index.md's row of %s %s t%d: %s" % (fig, wl, t, hits))
+    # The 10% rule at its edges.
+    for fig, wl, verdict in (("8", "fio-seqwrite-128k", "| 1.09x | tie |"), ("8", "fio-seqread-128k",
+                             "| 1.11x | **ahead** |"), ("8", "fio-randwrite-4k", "| 0.89x | **behind** |"),
+                             ("10", "fio-randread-4k", "| 0.92x | tie |")):
+        check(any(line.startswith("| %s | %s |" % (fig, wl)) and line.endswith(verdict) for line in lines),
+              "%s %s is not %s" % (fig, wl, verdict))
+    # ... symmetric, as "about equal" is: 0.905 means uring 10.5% better.
+    check(claims.versus(1.09) == claims.TIE and claims.versus(1.11) == claims.AHEAD and
+          claims.versus(0.89) == claims.BEHIND and claims.versus(0.92) == claims.TIE and
+          claims.versus(0.905) == claims.BEHIND and claims.versus(1 / 1.09) == claims.TIE,
+          "versus() misreads the 10% rule")
+    n = {v: sum(1 for k in want if VERSUS[k[:2]][1] == v) for v in ("ahead", "behind", "tie")}
+    check("%d ahead, %d behind, %d tie" % (n["ahead"], n["behind"], n["tie"]) in section,
+          "the summary line does not count %s: %s" % (n, section[:300]))
+    check("Not compared: 1 point where RFUSE has a value and uring none (skipped: %s)" % URING_OFF in section,
+          "the skipped uring point is not named: " + section)
+    check("where uring has a value and RFUSE none (failed: daemon crash" in section and "timeout" in section,
+          "the failed RFUSE points are not named: " + section)
+    check("not measurable" not in section, "a measurable comparison is called not measurable")
+    check("kernel 7.3.0-1-amd64 offers: FUSE over io_uring yes (enable_uring Y)" in text,
+          "index.md's header does not say what the kernel offers")
+    return rep
+
+
+def uring_orientation(rep):
+    """> 1 means RFUSE better: for a latency uring's time over RFUSE's, for
+    throughput RFUSE's over uring's."""
+    rows = {(r["figure"], r["workload"], r["threads"]): r for r in claims.uring_rows(rep)}
+    r = rows[("2/7", "breakdown-creat", 1)]
+    check(r["lower_is_better"] and r["rfuse"] < r["uring"] and r["verdict"] == claims.AHEAD,
+          "a shorter RFUSE creat() is not ahead: %s" % r)
+    r = rows[("latency", "lat-stat", 1)]
+    check(r["metric"] == "p50" and r["rfuse"] > r["uring"] and r["verdict"] == claims.BEHIND,
+          "a longer RFUSE p50 is not behind: %s" % r)
+    r = rows[("12", "fileserver", 2)]
+    check(not r["lower_is_better"] and r["rfuse"] > r["uring"] and r["verdict"] == claims.AHEAD,
+          "a higher RFUSE throughput is not ahead: %s" % r)
+    r = rows[("11", "MWUL", 2)]
+    check(r["rfuse"] < r["uring"] and r["verdict"] == claims.BEHIND, "a lower RFUSE throughput is not behind: %s" % r)
+
+
+def uring_not_measurable(vm, native):
+    """Without a uring value (Linux 6.1 in the VM) or without RFUSE, one
+    sentence says the comparison is not measurable here, and why."""
+    sentence = "RFUSE vs FUSE over io_uring is not measurable in this environment"
+    text, _ = run_plot(vm)
+    section = uring_section(text)
+    check(section.count(sentence) == 1 and "enable_uring does not exist" in section and "6.1.0-56-amd64" in section,
+          "the VM fixture's section does not say why uring cannot be compared: " + section)
+    check("| Fig." not in section and "ahead" not in section, "a table without uring values: " + section)
+    section = "\n".join(claims.uring_markdown(native))
+    check(sentence + ": RFUSE does not run here" in section, "native: " + section)
+    rep = copy.deepcopy(vm)
+    rep["points"] = [p for p in rep["points"] if p["config"]["transport"] != "uring"]
+    check("the report has no uring point" in "\n".join(claims.uring_markdown(rep)), "no uring point: not said")
+    # The top index compares within vm/ only, never with native/'s uring.
+    with tempfile.TemporaryDirectory() as out:
+        for name, r in (("vm", vm), ("native", native)):
+            os.makedirs(os.path.join(out, name))
+            with open(os.path.join(out, name, "report.json"), "w") as f:
+                json.dump(r, f)
+        with open(claims.write_index(out)) as f:
+            section = uring_section(f.read())
+    check("## RFUSE vs FUSE over io_uring, from `vm/`" in section and sentence in section,
+          "the top index's section: " + section)
+    for n in NATIVE_ONLY:
+        check(n not in section, "a native figure (%s) in the top index's RFUSE vs io_uring" % n)
+
+
+def plot_five(vm, rep):
+    """plot.py draws every transport in its own style, with the ratio rows
+    (Figs. 8, 10, 12) or a log axis (Fig. 11), and labels what was skipped."""
+    import matplotlib.colors
+    import plot
+    groups = {}
+    for p in rep["points"]:
+        groups.setdefault(p["config"]["group"], []).append(p)
+    legend = {"native (ext4)", "fuse", "rfuse", "uring", "fuse-passthrough"}
+    for g, workloads, mode in (("fig8", 4, "ratio"), ("fig10", 2, "ratio"), ("fig11", 4, "log"),
+                               ("fig12", 2, "ratio")):
+        fig, drawn = plot.draw_group(g, groups[g], ", kernel 7.3")
+        shown = [a for a in fig.axes if a.axison]
+        ratio_axes = [a for a in shown if a.get_ylabel() == "ratio to FUSE"]
+        check(drawn and len(shown) == workloads * (2 if mode == "ratio" else 1) and
+              len(ratio_axes) == (workloads if mode == "ratio" else 0),
+              "%s: %d panels, %d ratio rows" % (g, len(shown), len(ratio_axes)))
+        for a in ratio_axes:
+            check(any(list(line.get_ydata()) == [1, 1] for line in a.get_lines()), "%s: no FUSE = 1.0 line" % g)
+        if mode == "log":
+            check(all(a.get_yscale() == "log" for a in shown), "%s: not on a log axis" % g)
+        texts = {t.get_text(): t for t in fig.legends[0].get_texts()}
+        check(legend <= set(texts), "%s: the legend lists %s" % (g, sorted(texts)))
+        for h, t in zip(fig.legends[0].legend_handles if hasattr(fig.legends[0], "legend_handles")
+                        else fig.legends[0].legendHandles, fig.legends[0].get_texts()):
+            tr = {"native (ext4)": "native"}.get(t.get_text(), t.get_text())
+            if tr in plot.STYLE:
+                colour = h.get_facecolor() if hasattr(h, "get_facecolor") and g in ("fig8", "fig12") else h.get_color()
+                check(matplotlib.colors.same_color(colour, plot.STYLE[tr]["color"]),
+                      "%s: %s is not in its colour" % (g, tr))
+        if g == "fig10":  # seq read: uring skipped at 1 thread only
+            check("uring: t1 skipped" in [a.get_title(loc="right") for a in shown], "fig10: uring's skip not labelled")
+        if g == "fig8":  # randwrite: RFUSE/FUSE 90/60, uring/FUSE 90/0.89/60
+            heights = {round(b.get_height(), 3) for b in ratio_axes[2].patches}
+            check({1.5, round(1.5 / 0.89, 3)} <= heights, "fig8 randwrite's ratio bars: %s" % heights)
+        plot.plt.close(fig)
+    # The VM fixture on 6.1: uring is skipped, and the figure says so.
+    fig8 = [p for p in vm["points"] if p["config"]["group"] == "fig8"]
+    fig, _ = plot.draw_group("fig8", fig8)
+    check("uring (skipped)" in [t.get_text() for t in fig.legends[0].get_texts()], "fig8: uring not labelled skipped")
+    check(sum(1 for a in fig.axes for t in a.texts if t.get_text().strip() == "skipped") == 4,
+          "fig8: not every uring slot says skipped")
+    plot.plt.close(fig)
+    _, files = run_plot(rep)
+    for png in ("fig8.png", "fig10.png", "fig11.png", "fig12.png", "fig2-7.png", "latency.png"):
+        check(png in files, "plot.py drew no %s with five transports" % png)
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
@@ -251,6 +488,10 @@ def main():
     one_cpu(vm)
     borrowed_fig8(vm)
     plot_writes_claims(vm)
+    five = uring_table(vm)
+    uring_orientation(five)
+    uring_not_measurable(vm, native)
+    plot_five(vm, five)
     print("claims_check: ok (%d claims)" % len(vm_cs))
 
 
