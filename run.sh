@@ -11,6 +11,8 @@
 #                            machine running one of the supported kernels; see README)
 #   ./run.sh full-suite      the evaluation suite: here and, without /dev/rfuse, also in the VM (see README)
 #   ./run.sh gate [--quick]  the performance regression gate, RFUSE in the VM (0 pass, 1 regressed, 2 cannot run)
+#   ./run.sh fuzz [--kernel LINE|all] [--replies N] [--seed S] [--kills N]
+#                            the hostile-daemon fuzzer on rfuse.ko, and SIGKILL of daemons under load
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -336,6 +338,75 @@ gate_vm() {
 	return $rc
 }
 
+# ./run.sh fuzz [--kernel LINE|all] [--replies N] [--seed S] [--kills N]
+# The long forms of rfuse.Fuzz and kill.*: tests/rfuse/rfuse_fuzz (a hostile
+# daemon answering N replies, default 1,000,000, half of its mounts with tiny
+# rings) in the VM on each kernel line (all by default), then, with --kills N,
+# tests/sigkill/daemon_kill: N SIGKILLs of the daemon under load per
+# transport, rfuse (and uring where the guest has it) in the VM on each line,
+# fuse and uring on this machine. --replies 0 skips the fuzzer. Each run's
+# summary (replies/s, counts) lands in $BUILD/fuzz/. RFUSE_VM_TIMEOUT
+# (default 86400 s) bounds each VM run. Exit 0 when every run passed, else 1.
+cmd_fuzz() {
+	local kernels="" replies=1000000 seed="" kills=0 line out rc=0 t start
+	while (($#)); do
+		case "$1" in
+		--kernel) [[ $# -ge 2 ]] || die "fuzz: --kernel needs a value"; kernels=$2; shift 2 ;;
+		--kernel=*) kernels=${1#*=}; shift ;;
+		--replies) [[ $# -ge 2 ]] || die "fuzz: --replies needs a value"; replies=$2; shift 2 ;;
+		--replies=*) replies=${1#*=}; shift ;;
+		--seed) [[ $# -ge 2 ]] || die "fuzz: --seed needs a value"; seed=$2; shift 2 ;;
+		--seed=*) seed=${1#*=}; shift ;;
+		--kills) [[ $# -ge 2 ]] || die "fuzz: --kills needs a value"; kills=$2; shift 2 ;;
+		--kills=*) kills=${1#*=}; shift ;;
+		*) die "fuzz: unknown option '$1' (--kernel LINE|all, --replies N, --seed S, --kills N)" ;;
+		esac
+	done
+	[[ $replies =~ ^[0-9]+$ && $kills =~ ^[0-9]+$ ]] || die "fuzz: --replies and --kills take numbers"
+	[[ -z $seed || $seed =~ ^[0-9]+$ ]] || die "fuzz: --seed takes a number"
+	if [[ -z $kernels || $kernels == all ]]; then
+		kernels=$("$KERNELS" lines)
+	else
+		kernels=$("$KERNELS" line "$kernels") || exit 2
+	fi
+	cmd_setup
+	cmd_build
+	out=$BUILD/fuzz
+	mkdir -p "$out"
+	export RFUSE_BUILD_DIR=$BUILD RFUSE_VM_TIMEOUT=${RFUSE_VM_TIMEOUT:-86400}
+	# fuzz_job NAME CMD...: one job, its log in $out/NAME.log, its verdict said
+	fuzz_job() {
+		local name=$1 prc=0
+		shift
+		say "fuzz: $name"
+		start=$SECONDS
+		"$@" >"$out/$name.log" 2>&1 || prc=$?
+		say "fuzz: $name: $( ((prc == 0)) && echo passed || echo "FAILED (status $prc)") in $((SECONDS - start)) s"
+		grep -E '^(rfuse_fuzz: seed .*replies/s|daemon_kill: .*kills passed)' "$out/$name.log" >&2 || true
+		((prc == 0 || prc == 77)) || rc=1
+	}
+	for line in $kernels; do
+		if ((replies > 0)); then
+			RFUSE_KERNEL=$line fuzz_job "rfuse_fuzz@$line" "$ROOT/tests/rfuse/run_rfuse_test.sh" \
+				"$BUILD/bin/rfuse_fuzz" --replies "$replies" ${seed:+--seed "$seed"} \
+				--kmod-params "|ring_slots=2 arg_slots=1 max_pages=4"
+		fi
+		if ((kills > 0)); then
+			t=rfuse
+			[[ $("$KERNELS" get "$line" fuse_io_uring 2>/dev/null) == true ]] && t=rfuse,uring
+			RFUSE_KERNEL=$line RFUSE_KILLS=$kills fuzz_job "kill.guest@$line" "$ROOT/tests/rfuse/run_rfuse_test.sh" \
+				"$BUILD/bin/daemon_kill" --transport "$t" --bound-s 30 ${seed:+--seed "$seed"}
+		fi
+	done
+	if ((kills > 0)); then
+		for t in fuse uring; do
+			RFUSE_KILLS=$kills fuzz_job "kill.$t" "$BUILD/bin/daemon_kill" --transport "$t" ${seed:+--seed "$seed"}
+		done
+	fi
+	say "fuzz: logs in $out/"
+	return $rc
+}
+
 main() {
 	local sub=${1:-}
 	[[ -n "$sub" ]] || { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
@@ -348,10 +419,11 @@ main() {
 	vm-image) take_kernel_option "$@"; cmd_setup; exec "$ROOT/harness/vm/vm-image.sh" ;;
 	full-suite) take_kernel_option "$@"; cmd_full_suite "${KERNEL_ARGS[@]}" ;;
 	gate) take_kernel_option "$@"; cmd_gate "${KERNEL_ARGS[@]}" ;;
+	fuzz) cmd_fuzz "$@" ;;
 	kver) kernel_abi "$@" ;;
 	kernels) cmd_kernels ;;
 	kmod-native) cmd_kmod_native ;;
-	*) die "unknown command '$sub' (setup, build, test, vm, vm-image, full-suite, gate, kver, kernels, kmod-native)" ;;
+	*) die "unknown command '$sub' (setup, build, test, vm, vm-image, full-suite, gate, fuzz, kver, kernels, kmod-native)" ;;
 	esac
 }
 

@@ -4,6 +4,7 @@
 #include "mount.hpp"
 #include "mountinfo.hpp"
 #include "librfuse/rfuse/rfuse_abi.hpp"
+#include "tests/rfuse/raw_daemon.hpp"
 
 #include <gtest/gtest.h>
 #include <linux/fuse.h>
@@ -1299,178 +1300,12 @@ TEST_F(BgSpread, BackgroundReadsStayHomeBelowBacklog)
 }
 
 // ---- review fixes (issue 12): a daemon in a thread of the test ----
-// RawDaemon mounts with a raw /dev/rfuse fd and answers from the shared
-// memory itself, so a test decides exactly when each request ends. INIT
-// does not negotiate FUSE_MAX_PAGES (fuse keeps its default max_pages);
-// it asks for big writes and parallel lookups in a directory. Unless the
-// test's handler answers them, the root and an empty regular file "f"
-// (ino 2) exist.
+// RawDaemon (raw_daemon.hpp) mounts with a raw /dev/rfuse fd and answers
+// from the shared memory itself, so a test decides exactly when each
+// request ends.
 
-struct RawReq {
-	unsigned ring = 0;
-	std::uint32_t slot = 0;
-	rfuse_slot_ctl *sc = nullptr;
-	fuse_in_header ih {};
-	const std::uint8_t *arg = nullptr; // after the in header
-	fuse_out_header *oh = nullptr;
-	std::uint8_t *out = nullptr; // reply payload
-	std::uint32_t out_cap = 0;
-	std::uint32_t asleep_at_pickup = 0; // waiter_asleep when the daemon took it
-};
-
-class RawDaemon {
-public:
-	enum class Act { Default, Reply, Hold };
-	using Handler = std::function<Act(RawDaemon &, RawReq &)>;
-
-	RawDaemon(const std::string &mnt, const std::string &extra_opts, Handler handler)
-		: mnt_(mnt), handler_(std::move(handler))
-	{
-		fd_ = open("/dev/rfuse", O_RDWR);
-		if (fd_ < 0)
-			throw std::runtime_error(std::string("open /dev/rfuse: ") + std::strerror(errno));
-		std::string opts = "fd=" + std::to_string(fd_) + ",rootmode=40000,user_id=0,group_id=0" + extra_opts;
-		if (::mount("raw", mnt.c_str(), "rfuse", 0, opts.c_str()) != 0)
-			throw std::runtime_error(std::string("mount: ") + std::strerror(errno));
-		mounted_ = true;
-		if (ioctl(fd_, RFUSE_IOC_GET_INFO, &info_) != 0)
-			throw std::runtime_error(std::string("RFUSE_IOC_GET_INFO: ") + std::strerror(errno));
-		for (unsigned r = 0; r < info_.nr_rings; r++) {
-			void *p = mmap(nullptr, info_.ring_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd_,
-				       off_t(RFUSE_RING_MMAP_OFFSET(r)));
-			if (p == MAP_FAILED)
-				throw std::runtime_error(std::string("mmap: ") + std::strerror(errno));
-			rings_.push_back(rfuse::abi::make_ring_view(info_, p));
-		}
-		thread_ = std::thread([this] { serve(); });
-		auto end = Clock::now() + 20s;
-		while (!initialized_.load() && Clock::now() < end)
-			std::this_thread::sleep_for(1ms);
-		if (!initialized_.load()) {
-			stop_.store(true);
-			thread_.join();
-			throw std::runtime_error("INIT never came");
-		}
-	}
-	~RawDaemon()
-	{
-		stop_.store(true);
-		if (thread_.joinable())
-			thread_.join();
-		for (auto &r : rings_)
-			munmap(r.base, r.bytes);
-		close(fd_); // the last reference: aborts the connection
-		if (mounted_)
-			umount2(mnt_.c_str(), MNT_DETACH);
-	}
-	RawDaemon(const RawDaemon &) = delete;
-	RawDaemon &operator=(const RawDaemon &) = delete;
-
-	int fd() const { return fd_; }
-	const rfuse_info &info() const { return info_; }
-	rfuse::abi::RingView &ring(unsigned r) { return rings_[r]; }
-
-	static void reply(RawReq &q, int error, const void *data = nullptr, std::size_t n = 0)
-	{
-		q.oh->unique = q.ih.unique;
-		q.oh->error = error;
-		q.oh->len = std::uint32_t(sizeof(fuse_out_header) + n);
-		if (n)
-			std::memcpy(q.out, data, n);
-	}
-	// Publishes the reply written into q; the ioctl's result when the
-	// kernel asked for one (else 0), -1000 when it did not.
-	int finish(const RawReq &q, bool always_ioctl = false)
-	{
-		rfuse::abi::store_release(q.sc->done, 1);
-		std::atomic_thread_fence(std::memory_order_seq_cst);
-		if (!always_ioctl && rfuse::abi::load_relaxed(q.sc->waiter_asleep) == 0)
-			return -1000;
-		rfuse_complete c {q.ring, q.slot, q.ih.unique};
-		return ioctl(fd_, RFUSE_IOC_COMPLETE, &c) == 0 ? 0 : errno;
-	}
-
-private:
-	Act by_default(RawReq &q)
-	{
-		if (q.ih.opcode == FUSE_INIT) {
-			fuse_init_out out {};
-			out.major = FUSE_KERNEL_VERSION;
-			out.minor = 31;
-			out.max_readahead = 128 << 10;
-			out.max_write = 128 << 10;
-			out.flags = FUSE_BIG_WRITES | FUSE_PARALLEL_DIROPS;
-			out.time_gran = 1;
-			reply(q, 0, &out, sizeof(out));
-			return Act::Reply;
-		}
-		if (q.ih.opcode == FUSE_GETATTR && (q.ih.nodeid == FUSE_ROOT_ID || q.ih.nodeid == 2)) {
-			fuse_attr_out out {};
-			out.attr.ino = q.ih.nodeid;
-			out.attr.mode = q.ih.nodeid == 2 ? S_IFREG | 0644 : S_IFDIR | 0755;
-			out.attr.nlink = q.ih.nodeid == 2 ? 1 : 2;
-			out.attr_valid = 3600;
-			reply(q, 0, &out, sizeof(out));
-			return Act::Reply;
-		}
-		if (q.ih.opcode == FUSE_LOOKUP && std::strcmp(reinterpret_cast<const char *>(q.arg), "f") == 0) {
-			fuse_entry_out out {};
-			out.nodeid = 2;
-			out.entry_valid = 3600;
-			out.attr_valid = 3600;
-			out.attr.ino = 2;
-			out.attr.mode = S_IFREG | 0644;
-			out.attr.nlink = 1;
-			reply(q, 0, &out, sizeof(out));
-			return Act::Reply;
-		}
-		reply(q, q.ih.opcode == FUSE_LOOKUP ? -ENOENT : -ENOSYS);
-		return Act::Reply;
-	}
-
-	void serve()
-	{
-		while (!stop_.load()) {
-			bool idle = true;
-			for (unsigned r = 0; r < rings_.size(); r++) {
-				auto &ring = rings_[r];
-				std::uint32_t tail = ring.ctl->pending_tail;
-				if (rfuse::abi::load_acquire(ring.ctl->pending_head) == tail)
-					continue;
-				idle = false;
-				RawReq q;
-				q.ring = r;
-				q.slot = ring.pending[tail & (info_.pending_entries - 1)];
-				rfuse::abi::store_release(ring.ctl->pending_tail, tail + 1);
-				q.sc = ring.slot(info_, q.slot);
-				q.asleep_at_pickup = rfuse::abi::load_relaxed(q.sc->waiter_asleep);
-				std::memcpy(&q.ih, ring.base + q.sc->in_off, sizeof(q.ih));
-				q.arg = ring.base + q.sc->in_off + sizeof(fuse_in_header);
-				q.oh = reinterpret_cast<fuse_out_header *>(ring.base + q.sc->out_off);
-				q.out = ring.base + q.sc->out_off + sizeof(fuse_out_header);
-				q.out_cap = q.sc->out_cap;
-				Act act = handler_ ? handler_(*this, q) : Act::Default;
-				if (act == Act::Default)
-					act = by_default(q);
-				if (act == Act::Reply)
-					finish(q);
-				if (q.ih.opcode == FUSE_INIT)
-					initialized_.store(true);
-			}
-			if (idle)
-				std::this_thread::sleep_for(50us);
-		}
-	}
-
-	std::string mnt_;
-	Handler handler_;
-	int fd_ = -1;
-	bool mounted_ = false;
-	rfuse_info info_ {};
-	std::vector<rfuse::abi::RingView> rings_;
-	std::atomic<bool> stop_ {false}, initialized_ {false};
-	std::thread thread_;
-};
+using rfuse_test::RawDaemon;
+using rfuse_test::RawReq;
 
 // (a) The FUSE_NOTIFY_REPLY that answers a retrieve is queued from the
 // daemon's own write() with no reference of its writer: that thread must
