@@ -110,12 +110,18 @@ public:
 	long overruns() const { return overruns_.load(); }
 
 	// Stops serving and closes the device: the last reference aborts the
-	// connection (waiting and new requests fail). Idempotent.
-	void close_device()
+	// connection (waiting and new requests fail). A mapping holds the file
+	// too: with `close_first`, the fd goes first and the abort comes with
+	// the last munmap(). Idempotent.
+	void close_device(bool close_first = false)
 	{
 		stop_.store(true);
 		if (thread_.joinable())
 			thread_.join();
+		if (close_first && fd_ >= 0) {
+			close(fd_);
+			fd_ = -1;
+		}
 		for (auto &r : rings_)
 			munmap(r.base, r.bytes);
 		rings_.clear();

@@ -89,7 +89,8 @@ using rfuse_test::RawReq;
 	X(wrong_slot) X(always_ioctl) X(interrupted_replies) X(init_replies) X(init_broken)               \
 	X(tail_games) X(replays) X(forgets) X(interrupts) X(notify_ok) X(notify_err) X(notify_resend)     \
 	X(stale_completes) X(ioctls) X(mmaps) X(waits) X(signals) X(ops_ok) X(ops_err) X(ops_eio)         \
-	X(epochs) X(end_drain) X(end_abort) X(end_force) X(reloads) X(pending_overruns) X(swept)
+	X(epochs) X(end_drain) X(end_abort) X(end_force) X(reloads) X(pending_overruns) X(swept)           \
+	X(racing_completes) X(odd_stamps) X(pinned_workers)
 
 enum Counter {
 #define X(n) c_##n,
@@ -460,6 +461,31 @@ void honest(RawReq &q, const EpochConf &conf)
 
 // ---- the hostile daemon ----
 
+// Requests the daemon took lately, for another thread to complete at the
+// same time as the daemon (or the polling caller) does.
+class Recent {
+public:
+	void add(unsigned ring, std::uint32_t slot, std::uint64_t unique)
+	{
+		std::lock_guard<std::mutex> g(lock_);
+		list_[next_++ % list_.size()] = {ring, slot, unique};
+		size_ = std::min<std::size_t>(size_ + 1, list_.size());
+	}
+	bool pick(std::uint64_t r, rfuse_complete *out)
+	{
+		std::lock_guard<std::mutex> g(lock_);
+		if (size_ == 0)
+			return false;
+		*out = list_[r % size_];
+		return true;
+	}
+
+private:
+	std::mutex lock_;
+	std::array<rfuse_complete, 64> list_ {};
+	std::size_t next_ = 0, size_ = 0;
+};
+
 enum class Phase { Fuzz, Drain };
 
 struct Held {
@@ -496,7 +522,10 @@ struct Done {
 
 class Fuzzer {
 public:
-	Fuzzer(std::uint64_t seed, const EpochConf &conf) : rng_(seed), conf_(conf) {}
+	Fuzzer(std::uint64_t seed, const EpochConf &conf, Recent &recent, int pin_cpu)
+		: rng_(seed), conf_(conf), recent_(recent), pin_cpu_(pin_cpu)
+	{
+	}
 
 	std::atomic<Phase> phase {Phase::Fuzz};
 	std::atomic<long> replies {0};
@@ -518,6 +547,13 @@ public:
 		if (phase.load() != Phase::Fuzz) {
 			bump(c_honest);
 			return RawDaemon::Act::Reply;
+		}
+		recent_.add(q.ring, q.slot, q.ih.unique);
+		if (pick(8) == 0) {
+			// tracing stamps: the kernel only reports them
+			bump(c_odd_stamps);
+			q.sc->fetched_ns = rng_();
+			q.sc->replied_ns = pick(2) ? 0 : rng_();
 		}
 		unsigned roll = pick(1000);
 		if (roll < 520) {
@@ -593,6 +629,15 @@ public:
 	{
 		const bool fuzz = phase.load() == Phase::Fuzz;
 		const auto now = Clock::now();
+		if (pin_cpu_ >= 0) {
+			// a worker confined to one CPU: callers there hand their CPU
+			// over instead of spinning (rfuse_wait_mode())
+			cpu_set_t set;
+			CPU_ZERO(&set);
+			CPU_SET(pin_cpu_, &set);
+			sched_setaffinity(0, sizeof(set), &set);
+			pin_cpu_ = -1;
+		}
 		consume_aux(d);
 		for (std::size_t i = 0; i < held_.size();) {
 			if (fuzz && held_[i].due > now) {
@@ -863,6 +908,8 @@ private:
 
 	std::mt19937_64 rng_;
 	EpochConf conf_;
+	Recent &recent_;
+	int pin_cpu_;
 	std::vector<Held> held_;
 	std::vector<Late> late_;
 	std::deque<Done> done_;
@@ -885,7 +932,7 @@ unsigned kernel_version()
 
 class Chaos {
 public:
-	Chaos(RawDaemon &d, std::uint64_t seed) : d_(d), rng_(seed)
+	Chaos(RawDaemon &d, std::uint64_t seed, Recent &recent) : d_(d), rng_(seed), recent_(recent)
 	{
 		for (const std::string &n : dir_names(FUSE_ROOT_ID))
 			if (n[0] != '.')
@@ -902,8 +949,10 @@ public:
 				notify_structured();
 			else if (roll < 50)
 				notify_random();
-			else if (roll < 70)
+			else if (roll < 62)
 				stale_complete();
+			else if (roll < 70)
+				racing_complete();
 			else if (roll < 85)
 				random_ioctl();
 			else if (roll < 95)
@@ -1048,6 +1097,20 @@ private:
 			     static_cast<unsigned long long>(c.unique), std::strerror(errno));
 	}
 
+	// A request the daemon took lately, completed from here while the
+	// daemon (or its polling caller) may complete it too: one wins, the
+	// other gets EINVAL.
+	void racing_complete()
+	{
+		rfuse_complete c {};
+		if (!recent_.pick(rng_(), &c))
+			return;
+		bump(c_racing_completes);
+		int rc = ioctl(d_.fd(), RFUSE_IOC_COMPLETE, &c) == 0 ? 0 : errno;
+		if (rc != 0 && rc != EINVAL)
+			fail("a racing RFUSE_IOC_COMPLETE {%u, %u}: %s", c.ring, c.slot, std::strerror(rc));
+	}
+
 	// ioctl numbers the VFS itself serves on any file (FIFREEZE freezes
 	// the filesystem the device node lives on...) are left out.
 	static bool vfs_ioctl(unsigned cmd)
@@ -1134,6 +1197,7 @@ private:
 
 	RawDaemon &d_;
 	std::mt19937_64 rng_;
+	Recent &recent_;
 	std::vector<std::uint64_t> known_;
 };
 
@@ -1430,7 +1494,12 @@ EpochResult run_epoch(const Options &o, int epoch, long budget, std::mt19937_64 
 	std::fflush(stdout);
 	bump(c_epochs);
 
-	Fuzzer fz(rng(), conf);
+	Recent recent;
+	// now and then the daemon's threads are confined to one CPU each
+	const int pin_serve = pick(3) == 0 ? int(pick(cpus)) : -1, pin_waiter = pick(3) == 0 ? int(pick(cpus)) : -1;
+	if (pin_serve >= 0 || pin_waiter >= 0)
+		bump(c_pinned_workers);
+	Fuzzer fz(rng(), conf, recent, pin_serve);
 	auto start = Clock::now();
 	const long bad_before = counter("bad_replies");
 	std::unique_ptr<RawDaemon> d;
@@ -1444,13 +1513,19 @@ EpochResult run_epoch(const Options &o, int epoch, long budget, std::mt19937_64 
 	}
 
 	std::atomic<bool> stop_callers {false}, stop_chaos {false};
-	Chaos chaos(*d, rng());
+	Chaos chaos(*d, rng(), recent);
 	std::thread chaos_thread([&] { chaos.run(stop_chaos); });
 	// a daemon worker that sleeps in RFUSE_IOC_WAIT, woken by signals
 	std::atomic<bool> waiter_done {false};
 	std::uint64_t waiter_seed = rng();
 	std::thread waiter([&] {
 		std::mt19937_64 wr(waiter_seed);
+		if (pin_waiter >= 0) {
+			cpu_set_t set;
+			CPU_ZERO(&set);
+			CPU_SET(pin_waiter, &set);
+			sched_setaffinity(0, sizeof(set), &set);
+		}
 		const unsigned nr = d->nr_rings();
 		while (!stop_chaos.load()) {
 			rfuse_wait w {unsigned(wr() % (nr + 1)), wr() % 16 == 0 ? 1U : 0U};
@@ -1563,7 +1638,7 @@ EpochResult run_epoch(const Options &o, int epoch, long budget, std::mt19937_64 
 	case End::Abort:
 		bump(c_end_abort);
 		stop_side_threads();
-		d->close_device();
+		d->close_device(pick(2) == 0);
 		stop_callers.store(true);
 		join_callers(threads, states, 15s, "daemon's fd closed");
 		if (int err = d->unmount(0); err != 0)

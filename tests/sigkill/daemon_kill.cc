@@ -36,6 +36,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -212,6 +213,11 @@ private:
 	}
 }
 
+// Ends the series: what is left cannot be cleaned up by another kill.
+struct Fatal : std::runtime_error {
+	using std::runtime_error::runtime_error;
+};
+
 struct Options {
 	std::string transport;
 	int kills = 5;
@@ -331,10 +337,8 @@ void one_kill(const Options &o, int cycle, std::mt19937_64 &rng, const test_supp
 		     std::chrono::duration<double, std::milli>(delay).count(), p, o.bound_s, stacks_of(p).c_str());
 	for (pid_t p : stuck)
 		kill(p, SIGKILL);
-	if (!reap_until(stuck, Clock::now() + 10s, t, killed).empty()) {
-		std::fprintf(stderr, "daemon_kill: callers survive SIGKILL; giving up\n");
-		std::exit(1);
-	}
+	if (!reap_until(stuck, Clock::now() + 10s, t, killed).empty())
+		throw Fatal("callers survive SIGKILL; giving up");
 	// fio ran (exec worked); the metadata callers ended on the dead mount's ENOTCONN
 	for (std::size_t i = 0; i < callers.size(); i++) {
 		int st = t.status[callers[i]];
@@ -418,6 +422,9 @@ bool kill_series(Options o, std::mt19937_64 &rng)
 	for (int k = 0; k < o.kills; k++) {
 		try {
 			one_kill(o, k, rng, dir, ctl, t);
+		} catch (const Fatal &e) {
+			fail("kill %d: %s", k, e.what());
+			break;
 		} catch (const std::exception &e) {
 			fail("kill %d: %s", k, e.what());
 		}
