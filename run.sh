@@ -314,7 +314,7 @@ gate_vm() {
 	local ko
 	ko=$BUILD/rfuse-kmod/$(kernel_abi)/rfuse.ko
 	[[ -f $ko ]] || { say "gate: no $ko: cannot measure RFUSE"; return 2; }
-	cls="$(nproc)cpu-vm-$("$KERNELS" line)"
+	cls="$(nproc)cpu-vm-$(kernel_abi | cut -d. -f1,2)"
 	rm -rf "$out"
 	mkdir -p "$out/baselines"
 	cp "$ROOT"/reports/baselines/*.json "$out/baselines/" 2>/dev/null || true

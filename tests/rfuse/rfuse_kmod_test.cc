@@ -796,6 +796,56 @@ TEST_P(Notify, BadNotificationsFailAndMountSurvives)
 	}
 }
 
+// Bad mount options get one clear error from mount(2), mount nothing and
+// leave no channel behind; good ones around them do not help a bad one.
+TEST_F(Rfuse, BadMountOptionsAreRefused)
+{
+	std::string mnt = make_dir("badopts");
+	int fd = open("/dev/rfuse", O_RDWR);
+	ASSERT_GE(fd, 0) << std::strerror(errno);
+	int devnull = open("/dev/null", O_RDWR);
+	ASSERT_GE(devnull, 0);
+	const std::string base = ",rootmode=40000,user_id=0,group_id=0";
+	const std::string good = "fd=" + std::to_string(fd) + base;
+	struct Case {
+		std::string opts;
+		int err;
+	} cases[] = {
+		{good + ",rings=0", EINVAL},
+		{good + ",rings=abc", EINVAL},
+		{good + ",rings=-1", EINVAL},
+		{good + ",poll_us=10001", EINVAL},
+		{good + ",poll_us=1e3", EINVAL},
+		{good + ",no_such_option=1", EINVAL},
+		{good + ",allow_other=1", EINVAL},
+		{"fd=x" + base, EINVAL},
+		{"fd=99999" + base, EBADF},
+		{"fd=" + std::to_string(devnull) + base, EINVAL},
+		{"rootmode=40000,user_id=0,group_id=0", EINVAL},
+		{"fd=" + std::to_string(fd) + ",user_id=0,group_id=0", EINVAL},
+		{good + ",rootmode=0", EINVAL},
+	};
+	long channels = counter("channels");
+	for (const Case &c : cases) {
+		errno = 0;
+		int r = ::mount("rfuse", mnt.c_str(), "rfuse", 0, c.opts.c_str());
+		EXPECT_EQ(r, -1) << c.opts << " was accepted";
+		EXPECT_EQ(errno, c.err) << c.opts << ": " << std::strerror(errno);
+		if (r == 0)
+			umount2(mnt.c_str(), MNT_DETACH);
+		EXPECT_TRUE(fs_common::mount_type(mnt).empty()) << c.opts << " left a mount";
+		EXPECT_EQ(counter("channels"), channels) << c.opts << " left a channel";
+	}
+	// the same fd still mounts with good options afterwards
+	ASSERT_EQ(::mount("rfuse", mnt.c_str(), "rfuse", 0, (good + ",rings=1,poll_us=10000").c_str()), 0)
+		<< std::strerror(errno);
+	EXPECT_EQ(umount2(mnt.c_str(), MNT_DETACH), 0);
+	close(devnull);
+	close(fd);
+	EXPECT_TRUE(wait_counter("channels", [&](long v) { return v == channels; }));
+	rmdir(mnt.c_str());
+}
+
 // After unmount, the daemon's fd outlives the mount: notifications written
 // to it fail and touch nothing that went with the mount. What fuse answers
 // depends on the kernel (6.1/6.12: the root inode is there before INIT, and
