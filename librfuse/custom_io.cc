@@ -253,6 +253,14 @@ ssize_t splice_request_observed(int dev_fd, int pipe_fd, size_t len,
 	return n;
 }
 
+std::string own_receive_loop_refusal(const char *transport)
+{
+	return std::string("the program reads requests itself (fuse_session_receive_buf) instead of running "
+			   "fuse_session_loop*/fuse_loop*/fuse_main, and the ") +
+	       transport + " transport serves only through those loops; use RFUSE_TRANSPORT=fuse" +
+	       (std::string(transport) == "uring" ? " (or RFUSE_FALLBACK=1)" : "");
+}
+
 const fuse_custom_io *dispatching_io()
 {
 	static const fuse_custom_io io = {

@@ -369,4 +369,49 @@ TEST(BadEnvironmentTogether, OneLineNamesEveryBadValue)
 	EXPECT_EQ(fs_common::mount_type(mnt), "");
 }
 
+// A program with its own receive loop (fuse_session_receive_buf): classic
+// FUSE serves it; io_uring serves only through libfuse's loops, so it is
+// refused with the reason, or served over classic FUSE with RFUSE_FALLBACK=1.
+class OwnReceiveLoop : public rfuse_test::UringSwitchTest<true> {};
+
+TEST_F(OwnReceiveLoop, ServedOverClassicFuse)
+{
+	Mounted m({binary("own_loop_fs")}, {{"RFUSE_TRANSPORT", "fuse"}, {"LD_PRELOAD", rfuse_test::librfuse_path()}, kAsanPreloadOk});
+	EXPECT_EQ(read_file(m.mnt + "/hello"), "hello from a program with its own loop\n");
+	nlohmann::json s = m.stop_and_read_stats();
+	EXPECT_EQ(s["transport_used"], "fuse");
+	EXPECT_EQ(s["loop"], "") << "it runs no loop of libfuse's";
+	EXPECT_GT(s["requests"]["dev_fuse"].get<uint64_t>(), 2u);
+}
+
+TEST_F(OwnReceiveLoop, RefusedOverUringWithTheReason)
+{
+	ScratchDir dir("librfuse-ownloop");
+	std::string mnt = dir / "mnt", stats = dir / "stats.json";
+	mkdir(mnt.c_str(), 0755);
+	fs_test::CommandResult r =
+		fs_test::run_command(with_env(preload_env("uring", stats), {binary("own_loop_fs"), "-f", mnt}), mnt);
+	EXPECT_NE(r.exit_code, 0) << r.output;
+	std::vector<std::string> lines = librfuse_lines(r.output);
+	ASSERT_EQ(lines.size(), 1u) << r.output;
+	EXPECT_NE(lines[0].find("reads requests itself (fuse_session_receive_buf)"), std::string::npos) << lines[0];
+	EXPECT_NE(r.output.find("Operation not supported"), std::string::npos) << r.output;
+	nlohmann::json s = rfuse_test::read_stats(stats);
+	EXPECT_EQ("librfuse: " + s["error"].get<std::string>(), lines[0]) << s.dump(2);
+	EXPECT_EQ(s["transport_used"], "none");
+	EXPECT_EQ(fs_common::mount_type(mnt), "");
+}
+
+TEST_F(OwnReceiveLoop, ClassicFuseOverUringWithFallback)
+{
+	Mounted m({binary("own_loop_fs")}, {{"RFUSE_TRANSPORT", "uring"}, {"RFUSE_FALLBACK", "1"},
+					    {"LD_PRELOAD", rfuse_test::librfuse_path()}, kAsanPreloadOk});
+	EXPECT_EQ(read_file(m.mnt + "/hello"), "hello from a program with its own loop\n");
+	nlohmann::json s = m.stop_and_read_stats();
+	EXPECT_EQ(s["transport_used"], "fuse") << s.dump(2);
+	EXPECT_EQ(s["fallback"], true);
+	EXPECT_NE(s["fallback_reason"].get<std::string>().find("reads requests itself"), std::string::npos);
+	EXPECT_EQ(s["requests"]["ring"], 0);
+}
+
 } // namespace
