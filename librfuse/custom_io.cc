@@ -50,27 +50,30 @@ ssize_t hook_writev(int fd, struct iovec *iov, int count, void *)
 	return o->on_writev(fd, iov, count);
 }
 
-// libfuse passes no offsets (both are pipes or devices).
-ssize_t hook_splice_send(int fdin, off_t *, int fdout, off_t *, size_t len, unsigned flags, void *)
+// A splice from fdin to fdout through owner `o`'s `move` (counted in its
+// `count`), or a plain splice(2) for an fd nobody owns.
+ssize_t splice_through(IoOwner *o, ssize_t (IoOwner::*move)(int, int, size_t, unsigned),
+		       std::atomic<std::uint64_t> IoOwner::*count, int fdin, int fdout, size_t len, unsigned flags)
 {
-	IoOwner *o = owner_of(fdout);
 	if (o == nullptr)
 		return splice(fdin, nullptr, fdout, nullptr, len, flags);
-	ssize_t n = o->on_splice_send(fdin, fdout, len, flags);
+	ssize_t n = (o->*move)(fdin, fdout, len, flags);
 	if (n > 0)
-		o->spliced_replies.fetch_add(1, std::memory_order_relaxed);
+		(o->*count).fetch_add(1, std::memory_order_relaxed);
 	return n;
+}
+
+// libfuse passes no offsets (both ends are pipes or devices).
+ssize_t hook_splice_send(int fdin, off_t *, int fdout, off_t *, size_t len, unsigned flags, void *)
+{
+	return splice_through(owner_of(fdout), &IoOwner::on_splice_send, &IoOwner::spliced_replies, fdin, fdout,
+			      len, flags);
 }
 
 ssize_t hook_splice_receive(int fdin, off_t *, int fdout, off_t *, size_t len, unsigned flags, void *)
 {
-	IoOwner *o = owner_of(fdin);
-	if (o == nullptr)
-		return splice(fdin, nullptr, fdout, nullptr, len, flags);
-	ssize_t n = o->on_splice_receive(fdin, fdout, len, flags);
-	if (n > 0)
-		o->spliced_requests.fetch_add(1, std::memory_order_relaxed);
-	return n;
+	return splice_through(owner_of(fdin), &IoOwner::on_splice_receive, &IoOwner::spliced_requests, fdin, fdout,
+			      len, flags);
 }
 
 size_t page_bytes()
@@ -251,6 +254,14 @@ ssize_t splice_request_observed(int dev_fd, int pipe_fd, size_t len,
 		rest -= static_cast<size_t>(m);
 	}
 	return n;
+}
+
+std::string own_receive_loop_refusal(const char *transport)
+{
+	return std::string("the program reads requests itself (fuse_session_receive_buf) instead of running "
+			   "fuse_session_loop*/fuse_loop*/fuse_main, and the ") +
+	       transport + " transport serves only through those loops; use RFUSE_TRANSPORT=fuse" +
+	       (std::string(transport) == "uring" ? " (or RFUSE_FALLBACK=1)" : "");
 }
 
 const fuse_custom_io *dispatching_io()

@@ -177,6 +177,12 @@ void drain_pipe(int pipe_fd, size_t len);
 ssize_t splice_request_observed(int dev_fd, int pipe_fd, size_t len,
 				const std::function<void(const char *head, size_t head_len)> &observe);
 
+// What the uring and rfuse transports say when a program reads requests
+// itself (fuse_session_receive_buf(): pyfuse3, qemu-storage-daemon) instead
+// of running one of libfuse's loops, which is where they serve: they
+// cannot, and the program's read fails with EOPNOTSUPP.
+std::string own_receive_loop_refusal(const char *transport);
+
 // Transport::mount() of the transports that mount classic FUSE (fuse,
 // uring): libfuse's own mount, with `owner` registered for the device fd
 // (*fd from then on, even when this fails: the caller unregisters) and the

@@ -198,6 +198,7 @@ public:
 
 	int loop(fuse_session *se, unsigned max_threads) override
 	{
+		loop_entered_.store(true, std::memory_order_release);
 		serialize_ = max_threads == 1;
 		if (!serve_until_init(se))
 			return 0; // unmounted or told to exit before INIT completed
@@ -251,9 +252,13 @@ public:
 		return s;
 	}
 
-	// libfuse's own loop reads through here after a fallback.
+	// libfuse's own loop reads through here after a fallback; a program
+	// that runs its own receive loop reads here without loop() ever
+	// having run: classic FUSE with RFUSE_FALLBACK=1, else refused.
 	ssize_t on_read(int fd, void *buf, size_t len) override
 	{
+		if (!loop_entered_.load(std::memory_order_acquire) && !own_loop_allowed())
+			return -1;
 		ssize_t n = ::read(fd, buf, len);
 		if (n >= static_cast<ssize_t>(sizeof(fuse_in_header)))
 			counters_.count_dev_fuse(buf);
@@ -312,6 +317,30 @@ public:
 	}
 
 private:
+	// Whether the program's own receive loop may read /dev/fuse: with
+	// RFUSE_FALLBACK=1 it serves classic FUSE (said once, and in the
+	// statistics); otherwise it is refused (errno EOPNOTSUPP).
+	bool own_loop_allowed()
+	{
+		std::string why = own_receive_loop_refusal("uring");
+		std::lock_guard<std::mutex> g(state_lock_);
+		if (opts_.fallback) {
+			if (used_ != "fuse") {
+				log("%s; RFUSE_FALLBACK=1: classic FUSE (/dev/fuse) through the program's loop", why.c_str());
+				used_ = "fuse";
+				fallback_reason_ = why;
+			}
+			return true;
+		}
+		if (error_.empty()) {
+			log("%s", why.c_str());
+			used_ = "none";
+			error_ = why;
+		}
+		errno = EOPNOTSUPP;
+		return false;
+	}
+
 	// One read of /dev/fuse into buf: the request's length; 0 when there
 	// is nothing to serve (interrupted, or shorter than a fuse_in_header);
 	// -1 when the device is gone (ENODEV: unmounted) or failed (logged).
@@ -795,6 +824,7 @@ private:
 	}
 
 	TransportOptions opts_;
+	std::atomic<bool> loop_entered_{false};
 	std::unique_ptr<Passthrough> passthrough_; // RFUSE_PASSTHROUGH=1
 	fuse_session *se_ = nullptr;
 	int fd_ = -1;

@@ -261,6 +261,13 @@ public:
 	{
 		TransportStats s;
 		s.used = "rfuse";
+		{
+			std::lock_guard<std::mutex> g(error_lock_);
+			if (!error_.empty()) {
+				s.used = "none";
+				s.error = error_;
+			}
+		}
 		for (const auto &n : served_) {
 			std::uint64_t v = n.load(std::memory_order_relaxed);
 			s.per_ring.push_back(v);
@@ -269,10 +276,19 @@ public:
 		return s;
 	}
 
+	// Requests come from the rings, served by loop(): a program that reads
+	// them itself (its own receive loop) cannot be served.
 	ssize_t on_read(int, void *, size_t) override
 	{
-		// Nobody reads /dev/rfuse: requests come from the rings.
-		errno = ENOSYS;
+		std::string why = detail::own_receive_loop_refusal("rfuse");
+		{
+			std::lock_guard<std::mutex> g(error_lock_);
+			if (error_.empty()) {
+				log("%s", why.c_str());
+				error_ = why;
+			}
+		}
+		errno = EOPNOTSUPP;
 		return -1;
 	}
 
@@ -663,6 +679,8 @@ private:
 	std::string mountpoint_;
 	rfuse_info info_ {};
 	std::vector<abi::RingView> rings_; // mapped in loop()
+	mutable std::mutex error_lock_;
+	std::string error_; // why it could not serve
 	std::vector<std::atomic<std::uint64_t>> served_;
 	fuse_session *se_ = nullptr;
 	UniqueMap map_;

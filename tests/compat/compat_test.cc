@@ -19,6 +19,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -442,16 +443,18 @@ MountRun run_once(const Case &c, const std::string &transport)
 		spec.env = {{"LD_PRELOAD", rfuse_test::librfuse_path()},
 			    {"RFUSE_TRANSPORT", transport},
 			    {"RFUSE_STATS_FILE", dir / "stats.json"}};
+	std::unique_ptr<harness::MountedFs> fs;
 	try {
-		harness::MountedFs fs(spec);
-		run.mounted = true;
-		run.daemon = fs.pid();
-		run.transcript = subject.exercise(dir, fs.mountpoint());
-		run.transcript.push_back("daemon " + exit_status(fs.stop()));
+		fs = std::make_unique<harness::MountedFs>(spec);
 	} catch (const std::exception &e) {
 		ADD_FAILURE() << subject.name << " did not mount: " << e.what();
 		return run;
 	}
+	run.mounted = true;
+	run.daemon = fs->pid();
+	run.transcript = subject.exercise(dir, fs->mountpoint());
+	run.transcript.push_back("daemon " + exit_status(fs->stop()));
+	fs.reset();
 	Transcript after = subject.aftermath(dir);
 	run.transcript.insert(run.transcript.end(), after.begin(), after.end());
 	if (transport != "plain") {

@@ -53,6 +53,23 @@ std::map<std::string, std::string> preload_env(const std::string &transport, con
 		{"RFUSE_STATS_FILE", stats}, kAsanPreloadOk};
 }
 
+// A daemon expected to give up by itself (refused mount, failed INIT):
+// a scratch mount point and statistics file next to it; run() runs the
+// program in the foreground on that mount point until it exits.
+struct GivingUp {
+	ScratchDir dir{"librfuse-refused"};
+	std::string mnt = dir / "mnt";
+	std::string stats = dir / "stats.json";
+
+	GivingUp() { mkdir(mnt.c_str(), 0755); }
+	fs_test::CommandResult run(std::vector<std::string> argv, const std::map<std::string, std::string> &env = {}) const
+	{
+		argv.push_back("-f");
+		argv.push_back(mnt);
+		return fs_test::run_command(env.empty() ? argv : with_env(env, argv), mnt);
+	}
+};
+
 // The lines of `text` that librfuse printed.
 std::vector<std::string> librfuse_lines(const std::string &text)
 {
@@ -163,11 +180,7 @@ TEST_F(Interpose, RfuseTransportFallsBackHonestly)
 		EXPECT_EQ(s["transport_used"], "rfuse");
 	}
 #else
-	ScratchDir dir("librfuse-refused");
-	std::string mnt = dir / "mnt";
-	mkdir(mnt.c_str(), 0755);
-	fs_test::CommandResult r =
-		fs_test::run_command(with_env({{"RFUSE_TRANSPORT", "rfuse"}}, {binary("memfs-rfuse"), "-f", mnt}), mnt);
+	fs_test::CommandResult r = GivingUp().run({binary("memfs-rfuse")}, {{"RFUSE_TRANSPORT", "rfuse"}});
 	EXPECT_NE(r.exit_code, 0) << r.output;
 	EXPECT_NE(r.output.find("librfuse was built without the RFUSE transport"), std::string::npos) << r.output;
 #endif
@@ -237,24 +250,22 @@ class InitRefusal : public OverTransport {};
 
 TEST_P(InitRefusal, ReachesStderrAndStatistics)
 {
-	ScratchDir dir("librfuse-init");
-	std::string mnt = dir / "mnt", stats = dir / "stats.json";
-	mkdir(mnt.c_str(), 0755);
-	std::vector<std::string> argv = {binary("hello_hl"), "-f", "-o", "want_caps=0x80000000", mnt};
-	fs_test::CommandResult plain = fs_test::run_command(argv, mnt);
-	fs_test::CommandResult ours = fs_test::run_command(with_env(preload_env(GetParam(), stats), argv), mnt);
+	GivingUp g;
+	std::vector<std::string> argv = {binary("hello_hl"), "-o", "want_caps=0x80000000"};
+	fs_test::CommandResult plain = g.run(argv);
+	fs_test::CommandResult ours = g.run(argv, preload_env(GetParam(), g.stats));
 	const std::string libfuse_says = "filesystem requested capabilities 0x80000000 that are not supported by kernel";
 	EXPECT_NE(plain.exit_code, 0) << plain.output;
 	EXPECT_EQ(ours.exit_code, plain.exit_code) << ours.output;
 	std::vector<std::string> lines = librfuse_lines(ours.output);
 	ASSERT_EQ(lines.size(), 1u) << ours.output;
-	EXPECT_EQ(lines[0], "librfuse: the mount on " + mnt +
+	EXPECT_EQ(lines[0], "librfuse: the mount on " + g.mnt +
 				    " failed: libfuse answered the kernel's INIT with Protocol error: fuse: error: " +
 				    libfuse_says + ", aborting.");
-	nlohmann::json s = rfuse_test::read_stats(stats);
+	nlohmann::json s = rfuse_test::read_stats(g.stats);
 	EXPECT_NE(s["error"].get<std::string>().find(libfuse_says), std::string::npos) << s.dump(2);
 	EXPECT_EQ(s["mounted"], false);
-	EXPECT_EQ(fs_common::mount_type(mnt), "");
+	EXPECT_EQ(fs_common::mount_type(g.mnt), "");
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, InitRefusal, ::testing::Values("fuse", "uring"));
@@ -265,15 +276,12 @@ class MountFailure : public OverTransport {};
 
 TEST_P(MountFailure, ReachesStderrAndStatistics)
 {
-	ScratchDir dir("librfuse-mountfail");
-	std::string mnt = dir / "mnt", stats = dir / "stats.json";
-	mkdir(mnt.c_str(), 0755);
-	fs_test::CommandResult r = fs_test::run_command(
-		with_env(preload_env(GetParam(), stats), {binary("hello_hl"), "-f", "-o", "blkdev", mnt}), mnt);
+	GivingUp g;
+	fs_test::CommandResult r = g.run({binary("hello_hl"), "-o", "blkdev"}, preload_env(GetParam(), g.stats));
 	EXPECT_NE(r.exit_code, 0) << r.output;
 	EXPECT_NE(r.output.find("fuse: mount failed: "), std::string::npos) << r.output;
-	nlohmann::json s = rfuse_test::read_stats(stats);
-	EXPECT_EQ(s["error"].get<std::string>().rfind("mounting " + GetParam() + " on " + mnt + " failed: fuse: mount failed: ", 0),
+	nlohmann::json s = rfuse_test::read_stats(g.stats);
+	EXPECT_EQ(s["error"].get<std::string>().rfind("mounting " + GetParam() + " on " + g.mnt + " failed: fuse: mount failed: ", 0),
 		  0u) << s.dump(2);
 	EXPECT_EQ(s["transport_used"], "none");
 	EXPECT_EQ(s["mounted"], false);
@@ -295,9 +303,8 @@ class BadEnvironment : public ::testing::TestWithParam<BadValue> {};
 TEST_P(BadEnvironment, OneClearErrorAndNothingMounted)
 {
 	const BadValue &bad = GetParam();
-	ScratchDir dir("librfuse-env");
-	std::string mnt = dir / "mnt", stats = dir / "stats.json";
-	mkdir(mnt.c_str(), 0755);
+	GivingUp g;
+	const ScratchDir &dir = g.dir;
 	mkfifo((dir / "fifo").c_str(), 0644);
 	auto in_dir = [&](std::string text) {
 		if (size_t at = text.find("{dir}"); at != std::string::npos)
@@ -305,11 +312,11 @@ TEST_P(BadEnvironment, OneClearErrorAndNothingMounted)
 		return text;
 	};
 	const std::string value = in_dir(bad.value), complaint = in_dir(bad.complaint);
-	std::map<std::string, std::string> env = preload_env("fuse", stats);
+	std::map<std::string, std::string> env = preload_env("fuse", g.stats);
 	env[bad.var] = value;
-	fs_test::CommandResult r = fs_test::run_command(with_env(env, {binary("memfs-fuse"), "-f", mnt}), mnt);
+	fs_test::CommandResult r = g.run({binary("memfs-fuse")}, env);
 	EXPECT_NE(r.exit_code, 0) << r.output;
-	EXPECT_EQ(fs_common::mount_type(mnt), "") << "mounted although " << bad.var << "=" << value;
+	EXPECT_EQ(fs_common::mount_type(g.mnt), "") << "mounted although " << bad.var << "=" << value;
 	std::vector<std::string> lines = librfuse_lines(r.output);
 	ASSERT_EQ(lines.size(), 1u) << r.output;
 	const std::string what = bad.var + "=" + value;
@@ -317,7 +324,7 @@ TEST_P(BadEnvironment, OneClearErrorAndNothingMounted)
 	EXPECT_NE(lines[0].find(complaint), std::string::npos) << lines[0];
 	EXPECT_EQ(lines[0].substr(lines[0].size() - 14), ": not mounting") << lines[0];
 	if (bad.var != "RFUSE_STATS_FILE") {
-		nlohmann::json s = rfuse_test::read_stats(stats);
+		nlohmann::json s = rfuse_test::read_stats(g.stats);
 		EXPECT_EQ("librfuse: " + s["error"].get<std::string>() + ": not mounting", lines[0]);
 		EXPECT_EQ(s["transport_used"], "none");
 		EXPECT_EQ(s["mounted"], false);
@@ -354,19 +361,59 @@ INSTANTIATE_TEST_SUITE_P(
 // Several bad values: still one line, naming each.
 TEST(BadEnvironmentTogether, OneLineNamesEveryBadValue)
 {
-	ScratchDir dir("librfuse-env");
-	std::string mnt = dir / "mnt", stats = dir / "stats.json";
-	mkdir(mnt.c_str(), 0755);
-	std::map<std::string, std::string> env = preload_env("uring", stats);
+	GivingUp g;
+	std::map<std::string, std::string> env = preload_env("uring", g.stats);
 	env["RFUSE_WORKERS"] = "0";
 	env["RFUSE_FALLBACK"] = "maybe";
-	fs_test::CommandResult r = fs_test::run_command(with_env(env, {binary("memfs-fuse"), "-f", mnt}), mnt);
+	fs_test::CommandResult r = g.run({binary("memfs-fuse")}, env);
 	EXPECT_NE(r.exit_code, 0);
 	std::vector<std::string> lines = librfuse_lines(r.output);
 	ASSERT_EQ(lines.size(), 1u) << r.output;
 	EXPECT_EQ(lines[0], "librfuse: RFUSE_FALLBACK=maybe: expected 0 or 1; RFUSE_WORKERS=0: expected an integer "
 			    "from 1 to 64: not mounting");
-	EXPECT_EQ(fs_common::mount_type(mnt), "");
+	EXPECT_EQ(fs_common::mount_type(g.mnt), "");
+}
+
+// A program with its own receive loop (fuse_session_receive_buf): classic
+// FUSE serves it; io_uring serves only through libfuse's loops, so it is
+// refused with the reason, or served over classic FUSE with RFUSE_FALLBACK=1.
+class OwnReceiveLoop : public rfuse_test::UringSwitchTest<true> {};
+
+TEST_F(OwnReceiveLoop, ServedOverClassicFuse)
+{
+	Mounted m({binary("own_loop_fs")}, {{"RFUSE_TRANSPORT", "fuse"}, {"LD_PRELOAD", rfuse_test::librfuse_path()}, kAsanPreloadOk});
+	EXPECT_EQ(read_file(m.mnt + "/hello"), "hello from a program with its own loop\n");
+	nlohmann::json s = m.stop_and_read_stats();
+	EXPECT_EQ(s["transport_used"], "fuse");
+	EXPECT_EQ(s["loop"], "") << "it runs no loop of libfuse's";
+	EXPECT_GT(s["requests"]["dev_fuse"].get<uint64_t>(), 2u);
+}
+
+TEST_F(OwnReceiveLoop, RefusedOverUringWithTheReason)
+{
+	GivingUp g;
+	fs_test::CommandResult r = g.run({binary("own_loop_fs")}, preload_env("uring", g.stats));
+	EXPECT_NE(r.exit_code, 0) << r.output;
+	std::vector<std::string> lines = librfuse_lines(r.output);
+	ASSERT_EQ(lines.size(), 1u) << r.output;
+	EXPECT_NE(lines[0].find("reads requests itself (fuse_session_receive_buf)"), std::string::npos) << lines[0];
+	EXPECT_NE(r.output.find("Operation not supported"), std::string::npos) << r.output;
+	nlohmann::json s = rfuse_test::read_stats(g.stats);
+	EXPECT_EQ("librfuse: " + s["error"].get<std::string>(), lines[0]) << s.dump(2);
+	EXPECT_EQ(s["transport_used"], "none");
+	EXPECT_EQ(fs_common::mount_type(g.mnt), "");
+}
+
+TEST_F(OwnReceiveLoop, ClassicFuseOverUringWithFallback)
+{
+	Mounted m({binary("own_loop_fs")}, {{"RFUSE_TRANSPORT", "uring"}, {"RFUSE_FALLBACK", "1"},
+					    {"LD_PRELOAD", rfuse_test::librfuse_path()}, kAsanPreloadOk});
+	EXPECT_EQ(read_file(m.mnt + "/hello"), "hello from a program with its own loop\n");
+	nlohmann::json s = m.stop_and_read_stats();
+	EXPECT_EQ(s["transport_used"], "fuse") << s.dump(2);
+	EXPECT_EQ(s["fallback"], true);
+	EXPECT_NE(s["fallback_reason"].get<std::string>().find("reads requests itself"), std::string::npos);
+	EXPECT_EQ(s["requests"]["ring"], 0);
 }
 
 } // namespace
