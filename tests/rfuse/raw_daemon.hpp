@@ -108,6 +108,9 @@ public:
 	// and pending entries lost because the ring ran over.
 	long malformed() const { return malformed_.load(); }
 	long overruns() const { return overruns_.load(); }
+	// Requests whose header's unique differed from the slot's (the slot's
+	// was used).
+	long mismatched() const { return mismatched_.load(); }
 
 	// Stops serving and closes the device: the last reference aborts the
 	// connection (waiting and new requests fail). A mapping holds the file
@@ -230,6 +233,13 @@ private:
 		    out_cap < sizeof(fuse_out_header) || !ring.contains(out_off, out_cap))
 			return false;
 		std::memcpy(&q.ih, ring.base + in_off, sizeof(q.ih));
+		// the slot's own copy of the unique: request bytes in an argument
+		// slot may have been overwritten by a test scribbling on old slots
+		std::uint64_t unique = q.sc->unique;
+		if (q.ih.unique != unique) {
+			mismatched_++;
+			q.ih.unique = unique;
+		}
 		q.arg = ring.base + in_off + sizeof(fuse_in_header);
 		q.arg_len = in_len - std::uint32_t(sizeof(fuse_in_header));
 		q.oh = reinterpret_cast<fuse_out_header *>(ring.base + out_off);
@@ -287,7 +297,7 @@ private:
 	std::vector<rfuse::abi::RingView> rings_;
 	std::vector<std::uint32_t> tails_;
 	std::atomic<bool> stop_ {false}, initialized_ {false};
-	std::atomic<long> malformed_ {0}, overruns_ {0};
+	std::atomic<long> malformed_ {0}, overruns_ {0}, mismatched_ {0};
 	std::thread thread_;
 };
 

@@ -61,6 +61,7 @@
 #include <random>
 #include <sched.h>
 #include <string>
+#include <linux/aio_abi.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -90,7 +91,7 @@ using rfuse_test::RawReq;
 	X(tail_games) X(replays) X(forgets) X(interrupts) X(notify_ok) X(notify_err) X(notify_resend)     \
 	X(stale_completes) X(ioctls) X(mmaps) X(waits) X(signals) X(ops_ok) X(ops_err) X(ops_eio)         \
 	X(epochs) X(end_drain) X(end_abort) X(end_force) X(reloads) X(pending_overruns) X(swept)           \
-	X(racing_completes) X(odd_stamps) X(pinned_workers)
+	X(racing_completes) X(odd_stamps) X(pinned_workers) X(victims_killed) X(header_mismatches)
 
 enum Counter {
 #define X(n) c_##n,
@@ -429,6 +430,13 @@ void honest(RawReq &q, const EpochConf &conf)
 	}
 	case FUSE_GETXATTR:
 		return put_error(q, ENODATA);
+	case FUSE_IOCTL: {
+		fuse_ioctl_in in {};
+		std::memcpy(&in, q.arg, std::min<std::size_t>(sizeof(in), q.arg_len));
+		std::size_t room = q.out_cap - sizeof(fuse_out_header);
+		std::vector<std::uint8_t> out(std::min<std::size_t>(sizeof(fuse_ioctl_out) + in.out_size, room), 0);
+		return put(q, out.data(), out.size(), true);
+	}
 	case FUSE_LISTXATTR: {
 		fuse_getxattr_in in {};
 		std::memcpy(&in, q.arg, std::min<std::size_t>(sizeof(in), q.arg_len));
@@ -460,6 +468,42 @@ void honest(RawReq &q, const EpochConf &conf)
 }
 
 // ---- the hostile daemon ----
+
+// What the daemon did last with each slot (for a report of a stuck one):
+// the unique it answered, how, and what RFUSE_IOC_COMPLETE said (-1000: no
+// completion asked for, the caller was polling).
+class SlotLog {
+public:
+	SlotLog(unsigned rings, unsigned slots) : slots_(slots), log_(std::size_t(rings) * slots) {}
+	void note(unsigned ring, std::uint32_t slot, std::uint64_t unique, Counter action, int rc)
+	{
+		std::size_t i = std::size_t(ring) * slots_ + slot;
+		if (i >= log_.size())
+			return;
+		log_[i].unique.store(unique, std::memory_order_relaxed);
+		log_[i].what.store(int(action) << 16 | (rc & 0xffff), std::memory_order_relaxed);
+	}
+	std::string describe(unsigned ring, std::uint32_t slot) const
+	{
+		std::size_t i = std::size_t(ring) * slots_ + slot;
+		if (i >= log_.size())
+			return "";
+		int what = log_[i].what.load(std::memory_order_relaxed);
+		char buf[128];
+		std::snprintf(buf, sizeof(buf), "; daemon: %s of %llu, COMPLETE %d", kCounterNames[what >> 16],
+			      static_cast<unsigned long long>(log_[i].unique.load(std::memory_order_relaxed)),
+			      std::int16_t(what & 0xffff));
+		return buf;
+	}
+
+private:
+	struct Entry {
+		std::atomic<std::uint64_t> unique {0};
+		std::atomic<int> what {0};
+	};
+	unsigned slots_;
+	std::vector<Entry> log_;
+};
 
 // Requests the daemon took lately, for another thread to complete at the
 // same time as the daemon (or the polling caller) does.
@@ -522,8 +566,8 @@ struct Done {
 
 class Fuzzer {
 public:
-	Fuzzer(std::uint64_t seed, const EpochConf &conf, Recent &recent, int pin_cpu)
-		: rng_(seed), conf_(conf), recent_(recent), pin_cpu_(pin_cpu)
+	Fuzzer(std::uint64_t seed, const EpochConf &conf, Recent &recent, int pin_cpu, SlotLog &log)
+		: rng_(seed), conf_(conf), recent_(recent), pin_cpu_(pin_cpu), log_(log)
 	{
 	}
 
@@ -549,6 +593,10 @@ public:
 			return RawDaemon::Act::Reply;
 		}
 		recent_.add(q.ring, q.slot, q.ih.unique);
+		// Garbage attributes of the root make it a bad inode for the rest
+		// of the mount (every call then fails with EIO before it reaches
+		// the daemon): the root's own attributes stay honest.
+		const bool root_attr = q.ih.nodeid == FUSE_ROOT_ID && (q.ih.opcode == FUSE_GETATTR || q.ih.opcode == FUSE_SETATTR);
 		if (pick(8) == 0) {
 			// tracing stamps: the kernel only reports them
 			bump(c_odd_stamps);
@@ -557,33 +605,34 @@ public:
 		}
 		unsigned roll = pick(1000);
 		if (roll < 520) {
-			bump(c_honest);
+			note(c_honest);
 			publish(d, q, 1, pick(20) == 0);
 			return RawDaemon::Act::Hold;
 		}
 		if (roll < 600) {
-			bump(c_payload_noise);
-			noise(q);
+			note(c_payload_noise);
+			if (!root_attr)
+				noise(q);
 		} else if (roll < 640) {
-			bump(c_bad_unique);
+			note(c_bad_unique);
 			bad_unique(q);
 		} else if (roll < 690) {
-			bump(c_bad_error);
+			note(c_bad_error);
 			bad_error(q);
 		} else if (roll < 740) {
-			bump(c_bad_len);
+			note(c_bad_len);
 			bad_len(q);
 		} else if (roll < 755) {
-			bump(c_error_with_payload);
+			note(c_error_with_payload);
 			q.oh->error = -EIO;
 			q.oh->len = std::uint32_t(sizeof(fuse_out_header) + 1 + pick(q.out_cap));
 		} else if (roll < 775) {
-			bump(c_odd_done);
+			note(c_odd_done);
 			static const std::uint32_t odd[] = {2, 0x80000000U, 0xffffffffU, 0x100};
 			publish(d, q, odd[pick(4)], false);
 			return RawDaemon::Act::Hold;
 		} else if (roll < 795) {
-			bump(c_done_before_reply);
+			note(c_done_before_reply);
 			// the kernel may take the slot's old contents: a stale reply
 			fuse_out_header saved = *q.oh;
 			q.oh->unique = 0;
@@ -593,21 +642,21 @@ public:
 			publish(d, q, 1, false);
 			return RawDaemon::Act::Hold;
 		} else if (roll < 815) {
-			bump(c_scribble_after_done);
+			note(c_scribble_after_done);
 			publish(d, q, 1, false);
 			mutate_header(q);
 			return RawDaemon::Act::Hold;
 		} else if (roll < 855) {
-			bump(c_late_complete);
+			note(c_late_complete);
 			rfuse::abi::store_release(q.sc->done, 1);
 			late_.push_back({q.ring, q.slot, q.ih.unique, Clock::now() + std::chrono::microseconds(pick(30000))});
 			return RawDaemon::Act::Hold;
 		} else if (roll < 920) {
-			bump(c_held);
+			note(c_held);
 			held_.push_back({q, Clock::now() + std::chrono::microseconds(pick(50000)), pick(3) == 0});
 			return RawDaemon::Act::Hold;
 		} else if (roll < 950) {
-			bump(c_duplicate);
+			note(c_duplicate);
 			int rc = publish(d, q, 1, true);
 			rfuse_complete c {q.ring, q.slot, q.ih.unique};
 			int again = ioctl(d.fd(), RFUSE_IOC_COMPLETE, &c) == 0 ? 0 : errno;
@@ -616,7 +665,7 @@ public:
 				     q.slot, static_cast<unsigned long long>(q.ih.unique), rc, again);
 			return RawDaemon::Act::Hold;
 		} else {
-			bump(c_wrong_slot);
+			note(c_wrong_slot);
 			wrong_slot(d, q);
 			publish(d, q, 1, false);
 			return RawDaemon::Act::Hold;
@@ -646,8 +695,19 @@ public:
 			}
 			Held h = held_[i];
 			held_.erase(held_.begin() + long(i));
+			if (h.q.sc->unique != h.q.ih.unique) {
+				// ended meanwhile (a done flag set by another action let its
+				// poller take it) and the slot reused: its memory is another
+				// request's now; only a stale completion is left to try
+				rfuse_complete c {h.q.ring, h.q.slot, h.q.ih.unique};
+				if (ioctl(d.fd(), RFUSE_IOC_COMPLETE, &c) == 0 && !may_return(c.unique))
+					fail("RFUSE_IOC_COMPLETE of slot %u/%u with the unique %llu it held before succeeded",
+					     c.ring, c.slot, static_cast<unsigned long long>(c.unique));
+				continue;
+			}
 			if (fuzz && h.mutate)
-				mutate_header(h.q);
+				mutate_header(h.q, true);
+			action_ = c_held;
 			publish(d, h.q, 1, false);
 		}
 		for (std::size_t i = 0; i < late_.size();) {
@@ -657,6 +717,7 @@ public:
 			}
 			rfuse_complete c {late_[i].ring, late_[i].slot, late_[i].unique};
 			int rc = ioctl(d.fd(), RFUSE_IOC_COMPLETE, &c) == 0 ? 0 : errno;
+			log_.note(c.ring, c.slot, c.unique, c_late_complete, rc);
 			if (rc != 0 && rc != EINVAL)
 				fail("late RFUSE_IOC_COMPLETE: %s", std::strerror(rc));
 			late_.erase(late_.begin() + long(i));
@@ -687,18 +748,27 @@ public:
 private:
 	unsigned pick(unsigned n) { return n ? unsigned(rng_() % n) : 0; }
 
+	void note(Counter action)
+	{
+		bump(action);
+		action_ = action;
+	}
+
 	// done = `done_value`; COMPLETE when the kernel asked (or always).
 	// Notes the completion for replays.
 	int publish(RawDaemon &d, const RawReq &q, std::uint32_t done_value, bool always_ioctl)
 	{
 		rfuse::abi::store_release(q.sc->done, done_value);
 		std::atomic_thread_fence(std::memory_order_seq_cst);
-		if (!always_ioctl && rfuse::abi::load_relaxed(q.sc->waiter_asleep) == 0)
+		if (!always_ioctl && rfuse::abi::load_relaxed(q.sc->waiter_asleep) == 0) {
+			log_.note(q.ring, q.slot, q.ih.unique, action_, -1000);
 			return -1000;
+		}
 		if (always_ioctl)
 			bump(c_always_ioctl);
 		rfuse_complete c {q.ring, q.slot, q.ih.unique};
 		int rc = ioctl(d.fd(), RFUSE_IOC_COMPLETE, &c) == 0 ? 0 : errno;
+		log_.note(q.ring, q.slot, q.ih.unique, action_, rc);
 		if (rc != 0 && rc != EINVAL)
 			fail("RFUSE_IOC_COMPLETE {%u, %u}: %s", q.ring, q.slot, std::strerror(rc));
 		if (rc == 0) {
@@ -750,29 +820,27 @@ private:
 		q.oh->len = choices[pick(11)];
 	}
 
-	void mutate_header(RawReq &q)
+	void mutate_header(RawReq &q, bool payload_too = false)
 	{
-		switch (pick(4)) {
+		switch (pick(payload_too ? 4 : 3)) {
 		case 0: bad_unique(q); break;
 		case 1: bad_error(q); break;
 		case 2: bad_len(q); break;
-		default: noise(q); break;
+		default:
+			if (q.ih.nodeid != FUSE_ROOT_ID)
+				noise(q);
+			break;
 		}
 	}
 
-	// Where a slot's reply goes: what the kernel wrote there if it lies in
-	// the ring, else the inline place.
+	// A slot's own reply room (the second half of its header slot). Not
+	// the out_off the kernel wrote there last: for a slot that has been
+	// reused since, that may lie in an argument slot that now holds
+	// another request's bytes, which this daemon has yet to read.
 	std::uint8_t *out_area(RawDaemon &d, unsigned r, std::uint32_t slot, std::uint32_t *cap)
 	{
-		auto &ring = d.ring(r);
-		rfuse_slot_ctl *sc = ring.slot(d.info(), slot);
-		std::uint32_t off = sc->out_off, c = sc->out_cap;
-		if (c < sizeof(fuse_out_header) || !ring.contains(off, c)) {
-			off = d.info().slots_off + slot * d.info().slot_size + d.info().slot_size / 2;
-			c = d.info().slot_size / 2;
-		}
-		*cap = c;
-		return ring.base + off;
+		*cap = d.info().slot_size / 2;
+		return d.ring(r).base + d.info().slots_off + std::size_t(slot) * d.info().slot_size + d.info().slot_size / 2;
 	}
 
 	// Writes q's reply into another slot, sets that slot's done flag and
@@ -850,6 +918,7 @@ private:
 					held_.erase(held_.begin() + long(k));
 					put_error(h.q, EINTR);
 					bump(c_interrupted_replies);
+					action_ = c_interrupted_replies;
 					publish(d, h.q, 1, false);
 					break;
 				}
@@ -872,6 +941,7 @@ private:
 				    !d.read_slot(r, s, q))
 					continue;
 				bump(c_swept);
+				action_ = c_swept;
 				honest(q, conf_);
 				publish(d, q, 1, true);
 			}
@@ -910,6 +980,8 @@ private:
 	EpochConf conf_;
 	Recent &recent_;
 	int pin_cpu_;
+	SlotLog &log_;
+	Counter action_ = c_honest;
 	std::vector<Held> held_;
 	std::vector<Late> late_;
 	std::deque<Done> done_;
@@ -1215,9 +1287,9 @@ struct CallerState {
 	pthread_t handle {};
 };
 
-const char *const kOpNames[] = {"stat",   "read",     "odirect-read", "write",  "odirect-write", "create",
-				"readdir", "rename",  "unlink",       "mkdir",  "truncate",      "statfs",
-				"xattr",  "readlink", "fsync-write",  "chmod"};
+const char *const kOpNames[] = {"stat",    "read",     "odirect-read", "write",    "odirect-write", "create",
+				"readdir", "rename",   "unlink",       "mkdir",    "truncate",      "statfs",
+				"xattr",   "readlink", "fsync-write",  "chmod",    "ioctl",         "aio-direct"};
 constexpr int kOps = sizeof(kOpNames) / sizeof(kOpNames[0]);
 
 void caller(const std::string &mnt, std::uint64_t seed, unsigned cpu, const std::atomic<bool> &stop, CallerState &st)
@@ -1325,7 +1397,48 @@ void caller(const std::string &mnt, std::uint64_t seed, unsigned cpu, const std:
 			rc = int(readlink(p.c_str(), v, sizeof(v)));
 			break;
 		}
-		default: rc = chmod(p.c_str(), 0600 | pick(0100)); break;
+		case 15: rc = chmod(p.c_str(), 0600 | pick(0100)); break;
+		case 16: {
+			// FUSE_IOCTL: large both ways, the request and its reply share
+			// an argument slot (or fit none: EIO)
+			int fd = open(p.c_str(), O_RDONLY);
+			rc = fd;
+			if (fd >= 0) {
+				unsigned size = pick(2) ? 1 + pick(64) : 2048 + pick(14000);
+				rc = ioctl(fd, _IOC(pick(4), 'x', pick(256), size), buf.get());
+				close(fd);
+			}
+			break;
+		}
+		default: {
+			// Linux AIO on O_DIRECT: asynchronous (background) requests with FUSE_ASYNC_DIO
+			int fd = open(p.c_str(), O_RDWR | O_DIRECT);
+			rc = fd;
+			aio_context_t ctx = 0;
+			if (fd >= 0 && syscall(SYS_io_setup, 8, &ctx) == 0) {
+				iocb cbs[4] {};
+				iocb *list[4];
+				for (int i = 0; i < 4; i++) {
+					cbs[i].aio_fildes = std::uint32_t(fd);
+					cbs[i].aio_lio_opcode = pick(2) ? IOCB_CMD_PREAD : IOCB_CMD_PWRITE;
+					cbs[i].aio_buf = reinterpret_cast<std::uintptr_t>(buf.get() + i * (64 << 10));
+					cbs[i].aio_nbytes = 4096 * (1 + pick(16));
+					cbs[i].aio_offset = std::int64_t(4096) * pick(64);
+					list[i] = &cbs[i];
+				}
+				long n = syscall(SYS_io_submit, ctx, 4, list);
+				rc = int(n);
+				if (n > 0) {
+					io_event ev[4];
+					timespec limit {30, 0};
+					rc = syscall(SYS_io_getevents, ctx, n, n, ev, &limit) == n ? 0 : -1;
+				}
+				syscall(SYS_io_destroy, ctx); // waits for what is still in flight
+			}
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
 		}
 		if (rc < 0) {
 			bump(errno == EIO ? c_ops_eio : c_ops_err);
@@ -1411,7 +1524,7 @@ struct EpochResult {
 // The daemon's view of its rings, for a report: per ring the kernel's
 // pending head and the daemon's tail, per slot its done and waiter_asleep
 // flags and the unique the kernel wrote last.
-std::string describe(RawDaemon &d)
+std::string describe(RawDaemon &d, const SlotLog *log = nullptr)
 {
 	std::string out = "rings (pending head/consumed; slots but those answered and polled: done asleep unique):\n";
 	char line[160];
@@ -1426,8 +1539,9 @@ std::string describe(RawDaemon &d)
 			rfuse_slot_ctl *sc = ring.slot(d.info(), s);
 			if (rfuse::abi::load_relaxed(sc->done) == 1 && rfuse::abi::load_relaxed(sc->waiter_asleep) == 0)
 				continue; // answered, taken by polling (or never used)
-			std::snprintf(line, sizeof(line), "    %u: %u %u %llu\n", s, rfuse::abi::load_relaxed(sc->done),
-				      rfuse::abi::load_relaxed(sc->waiter_asleep), static_cast<unsigned long long>(sc->unique));
+			std::snprintf(line, sizeof(line), "    %u: %u %u %llu%s\n", s, rfuse::abi::load_relaxed(sc->done),
+				      rfuse::abi::load_relaxed(sc->waiter_asleep), static_cast<unsigned long long>(sc->unique),
+				      log ? log->describe(r, s).c_str() : "");
 			out += line;
 		}
 	}
@@ -1472,7 +1586,8 @@ bool join_callers(std::vector<std::thread> &threads, std::vector<std::unique_ptr
 	return true;
 }
 
-EpochResult run_epoch(const Options &o, int epoch, long budget, std::mt19937_64 &rng, const std::string &mnt)
+EpochResult run_epoch(const Options &o, int epoch, long budget, std::mt19937_64 &rng, const std::string &mnt,
+		      Clock::time_point deadline)
 {
 	EpochResult res;
 	auto pick = [&](unsigned n) { return unsigned(rng() % n); };
@@ -1499,9 +1614,14 @@ EpochResult run_epoch(const Options &o, int epoch, long budget, std::mt19937_64 
 	const int pin_serve = pick(3) == 0 ? int(pick(cpus)) : -1, pin_waiter = pick(3) == 0 ? int(pick(cpus)) : -1;
 	if (pin_serve >= 0 || pin_waiter >= 0)
 		bump(c_pinned_workers);
-	Fuzzer fz(rng(), conf, recent, pin_serve);
+	long ring_slots = 0;
+	std::ifstream("/sys/module/rfuse/parameters/ring_slots") >> ring_slots;
+	SlotLog slot_log(cpus, unsigned(std::clamp(ring_slots, 1L, 4096L)));
+	Fuzzer fz(rng(), conf, recent, pin_serve, slot_log);
 	auto start = Clock::now();
 	const long bad_before = counter("bad_replies");
+	const long ok_before = counts[c_ops_ok].load(), err_before = counts[c_ops_err].load(),
+		   eio_before = counts[c_ops_eio].load();
 	std::unique_ptr<RawDaemon> d;
 	try {
 		d = std::make_unique<RawDaemon>(
@@ -1552,6 +1672,62 @@ EpochResult run_epoch(const Options &o, int epoch, long budget, std::mt19937_64 
 		st.handle = threads.back().native_handle();
 	}
 
+	// Victims: processes doing the callers' work, SIGKILLed at random
+	// moments (fuse takes a request still waiting for a slot back from its
+	// queue, and waits out one in a slot). Reaped before every unmount.
+	struct Victim {
+		pid_t pid;
+		Clock::time_point kill_at, killed {};
+	};
+	std::vector<Victim> victims;
+	const int dev_fd = d->fd();
+	auto spawn_victim = [&] {
+		std::uint64_t vs = rng();
+		unsigned cpu = pick(cpus);
+		pid_t c = fork();
+		if (c == 0) {
+			close(dev_fd); // the connection must not outlive the daemon's close
+			CallerState st;
+			std::atomic<bool> never {false};
+			caller(mnt, vs, cpu, never, st);
+			_exit(0);
+		}
+		if (c > 0)
+			victims.push_back({c, Clock::now() + std::chrono::milliseconds(pick(300))});
+	};
+	auto tend_victims = [&](bool all) {
+		for (std::size_t i = 0; i < victims.size();) {
+			Victim &v = victims[i];
+			if (v.killed == Clock::time_point {} && (all || Clock::now() >= v.kill_at)) {
+				kill(v.pid, SIGKILL);
+				v.killed = Clock::now();
+				bump(c_victims_killed);
+			}
+			int st = 0;
+			if (waitpid(v.pid, &st, WNOHANG) == v.pid)
+				victims.erase(victims.begin() + long(i));
+			else
+				i++;
+		}
+	};
+	// false when some victim outlived SIGKILL by `limit`
+	auto end_victims = [&](std::chrono::milliseconds limit, const char *when) {
+		auto until = Clock::now() + limit;
+		do {
+			tend_victims(true);
+			if (victims.empty())
+				return true;
+			std::this_thread::sleep_for(5ms);
+		} while (Clock::now() < until);
+		for (const Victim &v : victims) {
+			std::ifstream in("/proc/" + std::to_string(v.pid) + "/stack");
+			std::string stack((std::istreambuf_iterator<char>(in)), {});
+			fail("%s: a caller process %d outlived SIGKILL by %.0f s; kernel stack:\n%s", when, v.pid,
+			     seconds_since(v.killed), stack.c_str());
+		}
+		return false;
+	};
+
 	// fuzz until the budget is spent, or no request comes while the callers'
 	// calls end (INIT failed: the connection refuses everything), or
 	// nothing at all moves for a while (the end will tell what is stuck)
@@ -1560,6 +1736,9 @@ EpochResult run_epoch(const Options &o, int epoch, long budget, std::mt19937_64 
 	long last_replies = 0, last_ops = ops();
 	while (fz.replies.load() < budget) {
 		std::this_thread::sleep_for(5ms);
+		tend_victims(false);
+		if (victims.size() < 2 && pick(8) == 0)
+			spawn_victim();
 		if (pick(2) == 0) {
 			pthread_kill(states[pick(unsigned(states.size()))]->handle, SIGUSR1);
 			bump(c_signals);
@@ -1582,10 +1761,10 @@ EpochResult run_epoch(const Options &o, int epoch, long budget, std::mt19937_64 
 					std::printf("  caller %d in %s for %.1f s:\n%s", int(st->tid.load()), kOpNames[op], secs,
 						    kernel_stack(st->tid.load()).c_str());
 			}
-			std::printf("%s", describe(*d).c_str());
+			std::printf("%s", describe(*d, &slot_log).c_str());
 			break;
 		}
-		if (o.max_seconds > 0 && seconds_since(start) > o.max_seconds)
+		if (o.max_seconds > 0 && Clock::now() > deadline)
 			break;
 	}
 	res.replies = fz.replies.load();
@@ -1606,7 +1785,7 @@ EpochResult run_epoch(const Options &o, int epoch, long budget, std::mt19937_64 
 		}
 		if (!chaos.finished.load()) {
 			fail("mount %d: the notification/ioctl thread is stuck (notification code %d); kernel stack:\n%s%s",
-			     epoch, chaos.doing.load() - 1, kernel_stack(chaos.tid.load()).c_str(), describe(*d).c_str());
+			     epoch, chaos.doing.load() - 1, kernel_stack(chaos.tid.load()).c_str(), describe(*d, &slot_log).c_str());
 			force_abort();
 			limit = Clock::now() + 20s;
 			while (!chaos.finished.load() && Clock::now() < limit)
@@ -1627,8 +1806,8 @@ EpochResult run_epoch(const Options &o, int epoch, long budget, std::mt19937_64 
 		stop_callers.store(true);
 		// with an honest daemon every caller returns: a request the kernel
 		// lost would keep its caller waiting here
-		if (!join_callers(threads, states, 30s, "honest daemon")) {
-			std::fprintf(stderr, "%s", describe(*d).c_str());
+		if (!join_callers(threads, states, 30s, "honest daemon") | !end_victims(30s, "honest daemon")) {
+			std::fprintf(stderr, "%s", describe(*d, &slot_log).c_str());
 			force_abort();
 		} else if (int err = d->unmount(0); err != 0) {
 			fail("mount %d: umount with no caller left: %s", epoch, std::strerror(err));
@@ -1641,6 +1820,7 @@ EpochResult run_epoch(const Options &o, int epoch, long budget, std::mt19937_64 
 		d->close_device(pick(2) == 0);
 		stop_callers.store(true);
 		join_callers(threads, states, 15s, "daemon's fd closed");
+		end_victims(15s, "daemon's fd closed");
 		if (int err = d->unmount(0); err != 0)
 			fail("mount %d: umount after the abort: %s", epoch, std::strerror(err));
 		break;
@@ -1652,6 +1832,7 @@ EpochResult run_epoch(const Options &o, int epoch, long budget, std::mt19937_64 
 			fail("mount %d: umount -f: %s", epoch, std::strerror(errno));
 		stop_callers.store(true);
 		join_callers(threads, states, 15s, "umount -f");
+		end_victims(15s, "umount -f");
 		if (fs_common::is_mountpoint(mnt)) {
 			if (int err = d->unmount(0); err != 0)
 				fail("mount %d: umount after umount -f: %s", epoch, std::strerror(err));
@@ -1661,11 +1842,11 @@ EpochResult run_epoch(const Options &o, int epoch, long budget, std::mt19937_64 
 		break;
 	}
 	}
-	if (!threads.empty()) {
+	if (!threads.empty() || !victims.empty()) {
 		// callers stuck: abort and give them another chance
 		force_abort();
 		d->close_device();
-		if (!join_callers(threads, states, 15s, "after the abort")) {
+		if (!join_callers(threads, states, 15s, "after the abort") | !end_victims(15s, "after the abort")) {
 			std::fflush(stdout);
 			std::fprintf(stderr, "rfuse_fuzz: callers never returned; giving up\n");
 			_exit(1);
@@ -1673,6 +1854,7 @@ EpochResult run_epoch(const Options &o, int epoch, long budget, std::mt19937_64 
 	}
 	long malformed = d->malformed();
 	bump(c_pending_overruns, d->overruns());
+	bump(c_header_mismatches, d->mismatched());
 	d.reset();
 	if (malformed)
 		fail("mount %d: the kernel published %ld slot(s) whose request lies outside the ring", epoch, malformed);
@@ -1680,9 +1862,11 @@ EpochResult run_epoch(const Options &o, int epoch, long budget, std::mt19937_64 
 		if (!wait_zero(c, 20s))
 			fail("mount %d: /sys/class/misc/rfuse/%s is %ld, not 0, after the unmount", epoch, c, counter(c));
 	res.seconds = seconds_since(start);
-	std::printf("rfuse_fuzz: mount %d: %ld replies in %.1f s (%.0f/s), %ld bad replies counted by the kernel\n",
+	std::printf("rfuse_fuzz: mount %d: %ld replies in %.1f s (%.0f/s), %ld bad replies counted by the kernel; "
+		    "calls: %ld ok, %ld EIO, %ld other errors\n",
 		    epoch, res.replies, res.seconds, res.replies / std::max(res.seconds, 1e-3),
-		    counter("bad_replies") - bad_before);
+		    counter("bad_replies") - bad_before, counts[c_ops_ok].load() - ok_before,
+		    counts[c_ops_eio].load() - eio_before, counts[c_ops_err].load() - err_before);
 	std::fflush(stdout);
 	return res;
 }
@@ -1803,7 +1987,8 @@ int main(int argc, char **argv)
 		}
 		long budget = o.epoch_replies ? o.epoch_replies : 2000 + long(rng() % 8000);
 		budget = std::min(budget, o.replies - total);
-		EpochResult r = run_epoch(o, epoch++, budget, rng, mnt);
+		EpochResult r = run_epoch(o, epoch++, budget, rng, mnt,
+					  start + std::chrono::milliseconds(long(o.max_seconds * 1000)));
 		total += std::max(r.replies, 1L);
 		std::lock_guard<std::mutex> g(fail_lock);
 		if (!failures.empty())
