@@ -1552,6 +1552,49 @@ std::string describe(RawDaemon &d, const SlotLog *log = nullptr)
 	return out;
 }
 
+// The daemon's fd outlives its mount: the calls it may still make after the
+// unmount must end at once and change nothing. RFUSE_IOC_WAIT fails with
+// ENODEV, RFUSE_IOC_COMPLETE of whatever the slots say with EINVAL (or 0 for
+// a slot the teardown left in flight), RFUSE_IOC_GET_INFO still answers, a
+// notification finds nothing (an errno, no hang).
+void after_unmount(RawDaemon &d, int epoch)
+{
+	std::atomic<int> wait_rc {-1};
+	std::thread w([&] {
+		rfuse_wait rw {0, 0};
+		wait_rc.store(ioctl(d.fd(), RFUSE_IOC_WAIT, &rw) == 0 ? 0 : errno);
+	});
+	auto end = Clock::now() + 10s;
+	while (wait_rc.load() == -1 && Clock::now() < end)
+		std::this_thread::sleep_for(1ms);
+	while (wait_rc.load() == -1) {
+		// blocked: wake it with a signal (EINTR), then report
+		pthread_kill(w.native_handle(), SIGUSR2);
+		std::this_thread::sleep_for(5ms);
+	}
+	w.join();
+	if (wait_rc.load() != ENODEV)
+		fail("mount %d: RFUSE_IOC_WAIT after the unmount: %s, not ENODEV", epoch, std::strerror(wait_rc.load()));
+	for (unsigned r = 0; r < d.nr_rings(); r++)
+		for (std::uint32_t s = 0; s < d.info().nr_slots; s++) {
+			rfuse_complete c {r, s, d.ring(r).slot(d.info(), s)->unique};
+			int rc = ioctl(d.fd(), RFUSE_IOC_COMPLETE, &c) == 0 ? 0 : errno;
+			if (rc != 0 && rc != EINVAL)
+				fail("mount %d: RFUSE_IOC_COMPLETE {%u, %u} after the unmount: %s", epoch, r, s, std::strerror(rc));
+		}
+	rfuse_info info {};
+	if (ioctl(d.fd(), RFUSE_IOC_GET_INFO, &info) != 0 || std::memcmp(&info, &d.info(), sizeof(info)) != 0)
+		fail("mount %d: RFUSE_IOC_GET_INFO after the unmount: %s", epoch, std::strerror(errno));
+	struct {
+		fuse_out_header oh;
+		fuse_notify_inval_inode_out arg;
+	} inval {};
+	inval.oh = {sizeof(inval), FUSE_NOTIFY_INVAL_INODE, 0};
+	inval.arg.ino = FUSE_ROOT_ID;
+	if (write(d.fd(), &inval, sizeof(inval)) == ssize_t(sizeof(inval)))
+		fail("mount %d: a notification after the unmount succeeded", epoch);
+}
+
 // Waits for the callers to return (after `stop`), at most `limit`;
 // prints what the stuck ones are doing.
 bool join_callers(std::vector<std::thread> &threads, std::vector<std::unique_ptr<CallerState>> &states,
@@ -1842,6 +1885,8 @@ EpochResult run_epoch(const Options &o, int epoch, long budget, std::mt19937_64 
 		break;
 	}
 	}
+	if (threads.empty() && victims.empty() && end != End::Abort && !fs_common::is_mountpoint(mnt))
+		after_unmount(*d, epoch);
 	if (!threads.empty() || !victims.empty()) {
 		// callers stuck: abort and give them another chance
 		force_abort();
