@@ -251,8 +251,8 @@ pid_t spawn(const std::vector<std::string> &argv, const std::string &log)
 	_exit(127);
 }
 
-// Waits for every pid until `deadline`; returns those still running.
-std::vector<pid_t> reap_until(std::vector<pid_t> pids, Clock::time_point deadline, Totals &t, Clock::time_point killed)
+// Waits for every pid until `deadline`; leaves in `pids` those still running.
+void reap_until(std::vector<pid_t> &pids, Clock::time_point deadline, Totals &t, Clock::time_point killed)
 {
 	while (!pids.empty()) {
 		for (std::size_t i = 0; i < pids.size();) {
@@ -271,8 +271,20 @@ std::vector<pid_t> reap_until(std::vector<pid_t> pids, Clock::time_point deadlin
 			break;
 		std::this_thread::sleep_for(2ms);
 	}
-	return pids;
 }
+
+// The callers still running when a kill cycle ends, on any path: SIGKILL
+// and reap each by its PID.
+struct Reaper {
+	std::vector<pid_t> &live;
+	~Reaper()
+	{
+		for (pid_t p : live) {
+			kill(p, SIGKILL);
+			waitpid(p, nullptr, 0);
+		}
+	}
+};
 
 void one_kill(const Options &o, int cycle, std::mt19937_64 &rng, const test_support::ScratchDir &dir,
 	      FuseCtl &ctl, Totals &t)
@@ -304,7 +316,8 @@ void one_kill(const Options &o, int cycle, std::mt19937_64 &rng, const test_supp
 		fail("kill %d: fusectl has no entry %s for the mounted connection", cycle, conn.c_str());
 
 	// the load: fio (buffered and O_DIRECT random I/O) and metadata callers
-	std::vector<pid_t> callers;
+	std::vector<pid_t> callers, live;
+	Reaper reaper {live};
 	callers.push_back(spawn({"fio", "--thread", "--time_based", "--runtime=120", "--directory=" + mnt,
 				 "--name=buffered", "--filename=buffered.dat", "--rw=randrw", "--bs=4k", "--size=4m",
 				 "--ioengine=psync", "--fsync=64", "--name=direct", "--filename=direct.dat",
@@ -315,8 +328,13 @@ void one_kill(const Options &o, int cycle, std::mt19937_64 &rng, const test_supp
 		pid_t p = fork();
 		if (p == 0)
 			metadata_caller(mnt, i, seed);
-		callers.push_back(p);
+		if (p > 0)
+			callers.push_back(p);
 	}
+	if (callers.front() < 0 || callers.size() < 3)
+		fail("kill %d: fork: %s", cycle, std::strerror(errno));
+	callers.erase(std::remove(callers.begin(), callers.end(), pid_t(-1)), callers.end());
+	live = callers;
 	// a random moment: now and then right after the mount (INIT, the first
 	// requests), mostly somewhere in the first two seconds of load
 	auto delay = rng() % 8 == 0 ? std::chrono::microseconds(rng() % 50000)
@@ -330,14 +348,16 @@ void one_kill(const Options &o, int cycle, std::mt19937_64 &rng, const test_supp
 		fail("kill %d: kill(%d, SIGKILL): %s", cycle, daemon, std::strerror(errno));
 
 	// every caller returns within the bound
-	std::vector<pid_t> stuck = reap_until(callers, killed + std::chrono::seconds(o.bound_s), t, killed);
+	reap_until(live, killed + std::chrono::seconds(o.bound_s), t, killed);
 	const double callers_ms = ms_since(killed);
+	const std::vector<pid_t> stuck = live;
 	for (pid_t p : stuck)
 		fail("kill %d (%.0f ms into the load): caller %d has not returned %d s after the SIGKILL:\n%s", cycle,
 		     std::chrono::duration<double, std::milli>(delay).count(), p, o.bound_s, stacks_of(p).c_str());
 	for (pid_t p : stuck)
 		kill(p, SIGKILL);
-	if (!reap_until(stuck, Clock::now() + 10s, t, killed).empty())
+	reap_until(live, Clock::now() + 10s, t, killed);
+	if (!live.empty())
 		throw Fatal("callers survive SIGKILL; giving up");
 	// fio ran (exec worked); the metadata callers ended on the dead mount's ENOTCONN
 	for (std::size_t i = 0; i < callers.size(); i++) {
