@@ -36,6 +36,7 @@
 #include <sys/mount.h>
 #include <sys/sysmacros.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -1756,6 +1757,69 @@ TEST_F(Rfuse, ReviewRingMappingIsSharedNotExecutableNotInherited)
 	munmap(p, len);
 	EXPECT_EQ(umount2(mnt.c_str(), 0), 0) << std::strerror(errno);
 	close(fd);
+	EXPECT_TRUE(wait_counter("channels", [](long v) { return v == 0; }));
+	rmdir(mnt.c_str());
+}
+
+// ---- FUSE_NOTIFY_RESEND (6.9+) ----
+// A daemon that lost the requests it had taken asks for them again with
+// FUSE_NOTIFY_RESEND; over /dev/fuse they come back to its read() with
+// FUSE_UNIQUE_RESEND in the unique. Over RFUSE they must come back into
+// slots. Found by the fuzzer's review (issue 12): fuse's resend puts them
+// on fiq->pending and wakes /dev/fuse readers, and rfuse.ko dispatches
+// from there only when another request is queued or a slot is freed, so
+// the caller waits until then (and the old slot stays in use). Registered
+// DISABLED (tests/rfuse/CMakeLists.txt) until rfuse.ko is fixed.
+TEST_F(Rfuse, NotifyResendSendsHeldRequestAgain)
+{
+	utsname u {};
+	uname(&u);
+	unsigned major = 0, minor = 0;
+	std::sscanf(u.release, "%u.%u", &major, &minor);
+	if (major * 100 + minor < 609)
+		GTEST_SKIP() << "Linux " << u.release << " has no FUSE_NOTIFY_RESEND";
+	std::string mnt = make_dir("resend");
+	std::mutex lock;
+	std::vector<std::uint64_t> uniques; // of each LOOKUP "x" the daemon got
+	{
+		RawDaemon d(mnt, ",rings=1", [&](RawDaemon &, RawReq &q) {
+			if (q.ih.opcode != FUSE_LOOKUP || std::strcmp(reinterpret_cast<const char *>(q.arg), "x") != 0)
+				return RawDaemon::Act::Default;
+			std::lock_guard<std::mutex> g(lock);
+			uniques.push_back(q.ih.unique);
+			// the first is "lost" (never answered), the resent one ENOENT
+			return uniques.size() == 1 ? RawDaemon::Act::Hold : RawDaemon::Act::Default;
+		});
+		auto got = [&] {
+			std::lock_guard<std::mutex> g(lock);
+			return uniques.size();
+		};
+		pid_t caller = fork();
+		ASSERT_GE(caller, 0);
+		if (caller == 0) {
+			struct stat st {};
+			int rc = stat((mnt + "/x").c_str(), &st);
+			_exit(rc == -1 && errno == ENOENT ? 0 : 1);
+		}
+		auto end = Clock::now() + 20s;
+		while (got() < 1 && Clock::now() < end)
+			std::this_thread::sleep_for(1ms);
+		ASSERT_EQ(got(), 1U) << "the LOOKUP never came";
+		fuse_out_header oh {sizeof(oh), 7 /* FUSE_NOTIFY_RESEND */, 0};
+		ASSERT_EQ(write(d.fd(), &oh, sizeof(oh)), ssize_t(sizeof(oh))) << std::strerror(errno);
+		end = Clock::now() + 10s;
+		while (got() < 2 && Clock::now() < end)
+			std::this_thread::sleep_for(1ms);
+		EXPECT_EQ(got(), 2U) << "the held LOOKUP did not come again after FUSE_NOTIFY_RESEND";
+		if (got() >= 2) {
+			std::lock_guard<std::mutex> g(lock);
+			EXPECT_EQ(uniques[1], uniques[0] | (1ULL << 63));
+		}
+		int status = wait_child(caller, 10s);
+		EXPECT_TRUE(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			<< "the caller did not get its ENOENT (status " << status << ")";
+	}
+	EXPECT_TRUE(wait_counter("slots_in_use", [](long v) { return v == 0; }));
 	EXPECT_TRUE(wait_counter("channels", [](long v) { return v == 0; }));
 	rmdir(mnt.c_str());
 }
