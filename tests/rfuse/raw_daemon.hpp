@@ -11,6 +11,10 @@
 // memory, pending_tail included, without losing requests. What the kernel
 // wrote into a slot is checked before it is used (ids, offsets, lengths
 // inside the ring); a slot that fails is counted in malformed() and skipped.
+// A pending ring can only run over when a test lets the kernel end requests
+// the daemon has not taken yet (a done flag set on someone else's slot lets
+// its poller take it, and the slot comes back at once): then the daemon
+// also looks for requests in the ring's slots whose unique it has not seen.
 #pragma once
 
 #include "librfuse/rfuse/rfuse_abi.hpp"
@@ -82,6 +86,7 @@ public:
 				rings_.push_back(rfuse::abi::make_ring_view(info_, p));
 				tails_.push_back(rfuse::abi::load_relaxed(rings_.back().ctl->pending_tail));
 			}
+			seen_.assign(std::size_t(info_.nr_rings) * info_.nr_slots, 0);
 			thread_ = std::thread([this] { serve(); });
 			auto end = std::chrono::steady_clock::now() + 20s;
 			while (!initialized_.load() && std::chrono::steady_clock::now() < end)
@@ -108,6 +113,8 @@ public:
 	// and pending entries lost because the ring ran over.
 	long malformed() const { return malformed_.load(); }
 	long overruns() const { return overruns_.load(); }
+	// Requests found by looking at the slots after an overrun.
+	long rescanned() const { return rescanned_.load(); }
 	// Requests whose header's unique differed from the slot's (the slot's
 	// was used).
 	long mismatched() const { return mismatched_.load(); }
@@ -248,6 +255,34 @@ private:
 		return true;
 	}
 
+	void handle(RawReq &q)
+	{
+		seen_[std::size_t(q.ring) * info_.nr_slots + q.slot] = q.ih.unique;
+		Act act = handler_ ? handler_(*this, q) : Act::Default;
+		if (act == Act::Default)
+			act = by_default(q);
+		if (act == Act::Reply)
+			finish(q);
+		if (q.ih.opcode == FUSE_INIT)
+			initialized_.store(true);
+	}
+
+	// After an overrun: requests in ring r's slots whose pending entry was
+	// overwritten (a unique the daemon has not taken from that slot).
+	// One that is still being published is taken early: the daemon answers
+	// it twice, harmlessly.
+	void rescan(unsigned r)
+	{
+		for (std::uint32_t s = 0; s < info_.nr_slots; s++) {
+			std::uint64_t unique = rings_[r].slot(info_, s)->unique;
+			RawReq q;
+			if (unique == 0 || unique == seen_[std::size_t(r) * info_.nr_slots + s] || !take(r, s, q))
+				continue;
+			rescanned_++;
+			handle(q);
+		}
+	}
+
 	void serve()
 	{
 		using namespace std::chrono_literals;
@@ -264,6 +299,7 @@ private:
 				if (head - tail > entries) {
 					overruns_ += head - tail - entries;
 					tail = head - entries;
+					rescan(r);
 				}
 				std::uint32_t slot = ring.pending[tail & (entries - 1)];
 				tail++;
@@ -273,13 +309,7 @@ private:
 					malformed_++;
 					continue;
 				}
-				Act act = handler_ ? handler_(*this, q) : Act::Default;
-				if (act == Act::Default)
-					act = by_default(q);
-				if (act == Act::Reply)
-					finish(q);
-				if (q.ih.opcode == FUSE_INIT)
-					initialized_.store(true);
+				handle(q);
 			}
 			if (tick_)
 				tick_(*this);
@@ -297,7 +327,8 @@ private:
 	std::vector<rfuse::abi::RingView> rings_;
 	std::vector<std::uint32_t> tails_;
 	std::atomic<bool> stop_ {false}, initialized_ {false};
-	std::atomic<long> malformed_ {0}, overruns_ {0}, mismatched_ {0};
+	std::atomic<long> malformed_ {0}, overruns_ {0}, mismatched_ {0}, rescanned_ {0};
+	std::vector<std::uint64_t> seen_; // per slot: the unique last taken from it
 	std::thread thread_;
 };
 

@@ -91,7 +91,8 @@ using rfuse_test::RawReq;
 	X(tail_games) X(replays) X(forgets) X(interrupts) X(notify_ok) X(notify_err) X(notify_resend)     \
 	X(stale_completes) X(ioctls) X(mmaps) X(waits) X(signals) X(ops_ok) X(ops_err) X(ops_eio)         \
 	X(epochs) X(end_drain) X(end_abort) X(end_force) X(reloads) X(pending_overruns) X(swept)           \
-	X(racing_completes) X(odd_stamps) X(pinned_workers) X(victims_killed) X(header_mismatches)
+	X(racing_completes) X(odd_stamps) X(pinned_workers) X(victims_killed) X(header_mismatches)            \
+	X(rescanned)
 
 enum Counter {
 #define X(n) c_##n,
@@ -1900,6 +1901,7 @@ EpochResult run_epoch(const Options &o, int epoch, long budget, std::mt19937_64 
 	long malformed = d->malformed();
 	bump(c_pending_overruns, d->overruns());
 	bump(c_header_mismatches, d->mismatched());
+	bump(c_rescanned, d->rescanned());
 	d.reset();
 	if (malformed)
 		fail("mount %d: the kernel published %ld slot(s) whose request lies outside the ring", epoch, malformed);
