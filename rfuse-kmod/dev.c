@@ -152,8 +152,10 @@ static ssize_t rfuse_dev_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	struct iov_iter peek = *from;
 	struct fuse_out_header oh;
 	struct kiocb notify_iocb;
+	struct rfuse_chan *chan = rfuse_file_chan(iocb->ki_filp);
+	ssize_t ret;
 
-	if (!rfuse_file_chan(iocb->ki_filp))
+	if (!chan)
 		return -ENODEV;
 	if (iov_iter_count(from) < sizeof(oh))
 		return -EINVAL;
@@ -163,7 +165,15 @@ static ssize_t rfuse_dev_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	if (oh.unique)
 		return -EINVAL;
 	init_sync_kiocb(&notify_iocb, rf->notify_file);
-	return fuse_dev_operations.write_iter(&notify_iocb, from);
+	ret = fuse_dev_operations.write_iter(&notify_iocb, from);
+	/*
+	 * FUSE_NOTIFY_RESEND (6.9+) puts every request the daemon holds back
+	 * on fuse's pending queue without telling the transport: publish them
+	 * again now (their old slots are no longer theirs: rfuse_pq_holds()).
+	 */
+	if (ret > 0)
+		rfuse_chan_dispatch(chan);
+	return ret;
 }
 
 static long rfuse_dev_ioctl(struct file *file, unsigned int cmd,

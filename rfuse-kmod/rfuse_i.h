@@ -163,6 +163,7 @@ void rfuse_chan_install_devs(struct rfuse_chan *chan, struct fuse_conn *fc);
 void rfuse_chan_free_devs(struct rfuse_chan *chan);
 int rfuse_ring_wait(struct rfuse_chan *chan, struct fuse_conn *fc,
 		    unsigned int ring_id);
+void rfuse_chan_dispatch(struct rfuse_chan *chan);
 int rfuse_ring_complete(struct rfuse_chan *chan, unsigned int ring_id,
 			unsigned int slot_id, u64 unique);
 

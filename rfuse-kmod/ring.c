@@ -826,6 +826,12 @@ static void rfuse_dispatch_pending(struct rfuse_chan *chan)
 	rfuse_dispatch_and_unlock(chan, fiq, NULL);
 }
 
+/* Moves whatever waits on fuse's pending queue into free slots. */
+void rfuse_chan_dispatch(struct rfuse_chan *chan)
+{
+	rfuse_dispatch_pending(chan);
+}
+
 /*
  * Hybrid polling by the waiter of a synchronous request, right after it was
  * published (see rfuse_wait_mode()): spin on the slot's done flag for the

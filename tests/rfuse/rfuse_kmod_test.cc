@@ -1766,10 +1766,11 @@ TEST_F(Rfuse, ReviewRingMappingIsSharedNotExecutableNotInherited)
 // FUSE_NOTIFY_RESEND; over /dev/fuse they come back to its read() with
 // FUSE_UNIQUE_RESEND in the unique. Over RFUSE they must come back into
 // slots. Found by the fuzzer's review (issue 12): fuse's resend puts them
-// on fiq->pending and wakes /dev/fuse readers, and rfuse.ko dispatches
-// from there only when another request is queued or a slot is freed, so
-// the caller waits until then (and the old slot stays in use). Registered
-// DISABLED (tests/rfuse/CMakeLists.txt) until rfuse.ko is fixed.
+// on fiq->pending and wakes /dev/fuse readers only, so rfuse.ko published
+// them again only when another request was queued or a slot was freed (the
+// caller waited until then). Now /dev/rfuse's write() dispatches right
+// after any notification (rfuse_chan_dispatch()); the old slot is no
+// longer the request's (rfuse_pq_holds()).
 TEST_F(Rfuse, NotifyResendSendsHeldRequestAgain)
 {
 	utsname u {};
