@@ -1189,7 +1189,7 @@ private:
 	static bool vfs_ioctl(unsigned cmd)
 	{
 		unsigned type = _IOC_TYPE(cmd);
-		return type == 'T' || type == 'X' || type == 'f' || type == 0x94 || type == 0x15 || type == 0x12;
+		return type == 0 || type == 'T' || type == 'X' || type == 'f' || type == 0x94 || type == 0x15 || type == 0x12;
 	}
 
 	void random_ioctl()
