@@ -1,17 +1,21 @@
 // rfuse_fuzz: a hostile daemon against rfuse.ko. While valid callers load
 // an rfuse mount from several threads (stat, open, read, write, create,
-// readdir, rename, ...), a daemon that talks raw to /dev/rfuse (RawDaemon,
-// raw_daemon.hpp) answers them with random and adversarial contents:
+// readdir, rename, O_DIRECT, Linux AIO, ioctl, ...) and from processes that
+// are SIGKILLed at random moments, a daemon that talks raw to /dev/rfuse
+// (RawDaemon, raw_daemon.hpp) answers them with random and adversarial
+// contents; callers are signalled (FUSE_INTERRUPT) all along:
 //
 //   replies   header fields (unique, error incl. positive and < -511, len),
 //             payload bytes, errors with payloads, replies written into the
 //             wrong slot, done flags set early, late, to odd values or
 //             without the RFUSE_IOC_COMPLETE the kernel asked for, held and
-//             late replies, duplicate and stale completions
+//             late replies, duplicate and stale completions, completions
+//             racing the daemon's from another thread, tracing stamps
 //   rings     pending/forget/interrupt tails moved backwards and forwards
 //   device    random notifications written to /dev/rfuse (every code,
 //             FUSE_NOTIFY_RESEND and newer ones included, random lengths and
-//             contents), random ioctls and ioctl structures, random mmaps
+//             contents), random ioctls and ioctl structures, random mmaps;
+//             after the unmount, the fd's calls must still behave
 //   mounts    every mount (an "epoch") with its own ring count, poll window
 //             and INIT reply (random flags, sizes; now and then a broken
 //             one), ended in one of three ways: the daemon turns honest and
