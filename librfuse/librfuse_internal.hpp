@@ -81,6 +81,17 @@ inline bool is_forget(std::uint32_t opcode)
 	return opcode == 2 /* FUSE_FORGET */ || opcode == 42 /* FUSE_BATCH_FORGET */;
 }
 
+// Requests libfuse answers with fuse_reply_none(), i.e. never: FORGET and
+// BATCH_FORGET (normally on /dev/fuse, but a forced FORGET, which fuse.ko
+// sends for a READDIRPLUS entry it cannot link, is an ordinary request that
+// comes through a ring) and FUSE_NOTIFY_REPLY (a retrieve's answer). A
+// transport that hands requests over in slots or ring entries must end them
+// itself with a bare header: the kernel's caller waits for that.
+inline bool is_never_answered(std::uint32_t opcode)
+{
+	return is_forget(opcode) || opcode == 41 /* FUSE_NOTIFY_REPLY */;
+}
+
 inline bool is_data(std::uint32_t opcode)
 {
 	return opcode == 15 /* FUSE_READ */ || opcode == 16 /* FUSE_WRITE */;

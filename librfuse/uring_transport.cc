@@ -693,7 +693,7 @@ private:
 		tls_entry = &e;
 		dispatch(start, in.len);
 		tls_entry = nullptr;
-		if (in.opcode == FUSE_NOTIFY_REPLY && !e.replied.load(std::memory_order_acquire))
+		if (is_never_answered(in.opcode) && !e.replied.load(std::memory_order_acquire))
 			reply_error(e, in.unique, 0); // libfuse never answers it; the kernel wants a commit
 		while (!e.replied.load(std::memory_order_acquire))
 			e.replied.wait(0, std::memory_order_acquire); // the handler replies from another thread

@@ -54,6 +54,10 @@ env -i "${env[@]}" "${VM_CMD[@]}" >"$CTL/stdout" 2>"$CTL/stderr" </dev/null
 status=$?
 read -r uptime _ </proc/uptime
 echo "$uptime" >"$CTL/finished"
+# The kernel's log as the kernel has it: newer kernels print to the serial
+# console from a thread, so a warning logged just before poweroff may never
+# reach the console log; vm.sh reads both.
+dmesg >"$CTL/dmesg" 2>/dev/null || note "dmesg failed"
 sync
 # Written last: its presence tells vm.sh that the command ran to its end.
 echo "$status" >"$CTL/status"

@@ -306,20 +306,31 @@ fi
 
 keep_run() {
 	say "console log kept: $console"
+	[[ -f "$ctl/dmesg" ]] && say "guest dmesg kept: $ctl/dmesg"
+	return 0
 }
 
 # Kernel complaints that make a run fail even when COMMAND succeeded; only
 # kernel lines (with a timestamp) count, not what user space wrote.
 klog='^\[ *[0-9]+\.[0-9]+\] '
 crash_re="$klog.*(Kernel panic|Oops|BUG:|kernel BUG at|general protection fault|INFO: task .* blocked for more than|soft lockup|hard LOCKUP)"
-warn_re="$klog.*(WARNING: CPU:|rcu: .*detected stalls|self-detected stall)"
-crash=$(grep -a -m1 -E "$crash_re" "$console" 2>/dev/null | tr -d '\r')
+# A WARN() reads "WARNING: CPU: 0 PID: ..." up to 6.12 and
+# "WARNING: file.c:22 at func+0x2b/0xff0 [mod], CPU#0: comm/139" on 7.x.
+warn_re="$klog.*(WARNING: CPU:|WARNING: .* CPU#[0-9]+: |rcu: .*detected stalls|self-detected stall)"
+# The console log, and the guest's dmesg taken after COMMAND (a console
+# printed from a kernel thread may lose the last lines at poweroff).
+klogs=("$console")
+[[ -f "$ctl/dmesg" ]] && klogs+=("$ctl/dmesg")
+crash=$(cat "${klogs[@]}" 2>/dev/null | grep -a -m1 -E "$crash_re" | tr -d '\r')
 warning=
 [[ "${RFUSE_VM_ALLOW_WARN:-0}" == 1 ]] ||
-	warning=$(grep -a -m1 -E "$warn_re" "$console" 2>/dev/null | tr -d '\r')
+	warning=$(cat "${klogs[@]}" 2>/dev/null | grep -a -m1 -E "$warn_re" | tr -d '\r')
 
 if [[ -n "$crash" ]]; then
 	say "guest kernel crashed: $crash"
+	# The report itself (registers, call trace), so that a crash in a CI log
+	# can be read without the kept console log.
+	grep -a -A 45 -F -m1 -- "$crash" "$console" 2>/dev/null | tail -n +2 | tr -d '\r' | sed 's/^/vm.sh: | /' >&2
 	keep_run
 	exit $EXIT_CRASH
 fi

@@ -531,16 +531,17 @@ private:
 		buf.size = in_len;
 		served_[r].fetch_add(1, std::memory_order_relaxed);
 		const std::uint32_t opcode = reinterpret_cast<const fuse_in_header *>(buf.mem)->opcode;
-		if (opcode != FUSE_NOTIFY_REPLY) {
+		if (!detail::is_never_answered(opcode)) {
 			map_.insert(unique, ref);
 			process(se, buf);
 			return;
 		}
-		// The answer to a retrieve: its unique is the daemon's notify
-		// counter (it may equal a request's, so it stays out of map_),
-		// and libfuse never replies to it (retrieve_reply ends in
-		// fuse_reply_none()). The slot must come back all the same: end
-		// it with a bare header, which is what rfuse.ko expects.
+		// libfuse never replies to these (fuse_reply_none()): a forced
+		// FORGET, or the answer to a retrieve, whose unique is the
+		// daemon's notify counter (it may equal a request's, so it stays
+		// out of map_). The slot must come back all the same, and the
+		// kernel's caller waits for it: end it with a bare header, which
+		// is what rfuse.ko expects.
 		process(se, buf);
 		fuse_out_header oh {sizeof(fuse_out_header), 0, unique};
 		struct iovec iov {&oh, sizeof(oh)};
