@@ -153,7 +153,7 @@ cmd_kernels() {
 	say "default: $("$KERNELS" line) (RFUSE_KERNEL or --kernel picks another)"
 }
 
-# ./run.sh full-suite [--profile quick|standard|paper] [--filter GLOB]... [--spec FILE] [--out DIR]
+# ./run.sh full-suite [--profile quick|standard|paper] [--filter GLOB]... [--fs NAME]... [--spec FILE] [--out DIR]
 #                     [--vm-only | --native-only]
 # Runs workloads/suites/paper.json (or --spec) under the profile (standard by
 # default) with build/bin/rfuse-bench, draws the plots and writes index.md with
@@ -178,11 +178,13 @@ cmd_full_suite() {
 		--profile=*) profile=${1#*=}; shift ;;
 		--filter) [[ $# -ge 2 ]] || die "full-suite: --filter needs a value"; args+=(--filter "$2"); shift 2 ;;
 		--filter=*) args+=(--filter "${1#*=}"); shift ;;
+		--fs) [[ $# -ge 2 ]] || die "full-suite: --fs needs a value"; args+=(--fs "$2"); shift 2 ;;
+		--fs=*) args+=(--fs "${1#*=}"); shift ;;
 		--spec) [[ $# -ge 2 ]] || die "full-suite: --spec needs a value"; spec=$(realpath -m "$2"); shift 2 ;;
 		--out) [[ $# -ge 2 ]] || die "full-suite: --out needs a value"; out=$(realpath -m "$2"); shift 2 ;;
 		--vm | --vm-only) mode=vm; shift ;;
 		--native-only) mode=native; shift ;;
-		*) die "full-suite: unknown option '$1' (--profile quick|standard|paper, --filter GLOB, --spec FILE, --out DIR, --vm-only, --native-only)" ;;
+		*) die "full-suite: unknown option '$1' (--profile quick|standard|paper, --filter GLOB, --fs NAME, --spec FILE, --out DIR, --vm-only, --native-only)" ;;
 		esac
 	done
 	# Refuse a bad profile before minutes of setup and build.

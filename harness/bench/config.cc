@@ -170,6 +170,36 @@ std::vector<std::string> backing_names()
 	return {"ext4", "tmpfs"};
 }
 
+// A filesystem given by its command line (FsDef::command): one
+// "{mountpoint}", "{options}" only as a whole element, "{source}" only with
+// a backing store, and no `args` beside it.
+static void check_command(const FsDef &def, const std::string &where)
+{
+	auto uses_source = [](const std::vector<std::string> &v) {
+		return std::any_of(v.begin(), v.end(),
+				   [](const std::string &a) { return a.find("{source}") != std::string::npos; });
+	};
+	if (def.command.empty()) {
+		if (def.daemonize || !def.prepare.empty())
+			fail(where + ": daemonize and prepare apply to a \"command\" only");
+		return;
+	}
+	if (!def.args.empty())
+		fail(where + ": give either \"command\" (a program of yours) or \"args\" (ours), not both");
+	if (def.command[0].empty() || def.command[0].front() == '{')
+		fail(where + ".command: the first element must be the program");
+	if (std::count(def.command.begin(), def.command.end(), "{mountpoint}") != 1)
+		fail(where + ".command: needs \"{mountpoint}\" as exactly one element of its own");
+	for (const std::string &a : def.command)
+		if (a != "{options}" && a.find("{options}") != std::string::npos)
+			fail(where + ".command: \"{options}\" must be an element of its own");
+	if ((uses_source(def.command) || uses_source(def.prepare)) && !def.needs_backing)
+		fail(where + ": \"{source}\" needs \"needs_backing\": true");
+	for (const std::string &d : def.prepare)
+		if (d.rfind("{source}", 0) != 0)
+			fail(where + ".prepare: '" + d + "' must lie under {source}");
+}
+
 Catalog Catalog::load(const std::string &dir)
 {
 	Catalog c;
@@ -181,15 +211,20 @@ Catalog Catalog::load(const std::string &dir)
 	json fs_list = need<json>(fss, "filesystems", "filesystems.json");
 	for (const auto &[name, f] : fs_list.items()) {
 		std::string where = "filesystems.json: " + name;
-		check_keys(f, {"description", "args", "needs_backing", "native"}, where);
+		check_keys(f, {"description", "args", "needs_backing", "native", "command", "daemonize", "prepare"},
+			   where);
 		FsDef def;
 		def.name = name;
 		def.description = get<std::string>(f, "description", where, "");
 		def.args = get<std::vector<std::string>>(f, "args", where, {});
 		def.needs_backing = get<bool>(f, "needs_backing", where, false);
 		def.native = get<std::string>(f, "native", where, "");
+		def.command = get<std::vector<std::string>>(f, "command", where, {});
+		def.daemonize = get<bool>(f, "daemonize", where, false);
+		def.prepare = get<std::vector<std::string>>(f, "prepare", where, {});
 		if (!def.native.empty() && def.native != "tmpfs" && def.native != "backing")
 			fail(where + ".native: must be \"tmpfs\", \"backing\" or \"\"");
+		check_command(def, where);
 		c.fs_[name] = def;
 	}
 

@@ -23,6 +23,16 @@ struct FsDef {
 	std::vector<std::string> args; // daemon options before -f; "{source}" = backing dir
 	bool needs_backing = false;    // stackfs: stacks over a directory of the backing store
 	std::string native;            // what "native" runs on: "tmpfs", "backing" or "" (none)
+	// A libfuse3 program we did not build (empty: ours, build/bin/<name>-fuse
+	// and -rfuse): its whole command line, run as it is for "fuse" and under
+	// LD_PRELOAD=librfuse.so for "rfuse" and "uring". Placeholders:
+	// "{mountpoint}" (exactly one element), "{source}" (in any element: a
+	// directory on the backing store), "{options}" (an element of its own:
+	// replaced by the workload's daemon_args, or dropped). The program must
+	// stay in the foreground (its -f) unless `daemonize`.
+	std::vector<std::string> command;
+	bool daemonize = false;           // the command forks into the background
+	std::vector<std::string> prepare; // directories made before the mount ("{source}/upper")
 };
 
 struct WorkloadDef {

@@ -132,4 +132,19 @@ FioResult parse_fio_json(const std::string &text)
 	return r;
 }
 
+double fio_total_ios(const nlohmann::json &jobs)
+{
+	double n = 0;
+	if (!jobs.is_array())
+		return 0;
+	for (const nlohmann::json &job : jobs)
+		for (const char *dir : {"read", "write", "trim"})
+			if (job.is_object() && job.contains(dir) && job[dir].is_object()) {
+				const nlohmann::json &ios = job[dir].value("total_ios", nlohmann::json());
+				if (ios.is_number())
+					n += ios.get<double>();
+			}
+	return n;
+}
+
 } // namespace bench

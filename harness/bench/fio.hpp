@@ -43,4 +43,8 @@ struct FioResult {
 // A job with a non-zero "error" makes the result not ok.
 FioResult parse_fio_json(const std::string &text);
 
+// The I/Os fio's "jobs" array says were done (read, write and trim
+// total_ios of every job); 0 for anything else.
+double fio_total_ios(const nlohmann::json &jobs);
+
 } // namespace bench

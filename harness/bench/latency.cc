@@ -40,6 +40,8 @@ void measure(const LatencyParams &p, LatencyResult &r)
 		op.run(i);
 	r.setup_s = std::chrono::duration<double>(Clock::now() - setup_start).count();
 	r.samples_us.reserve(static_cast<size_t>(p.samples));
+	if (p.window.begin)
+		p.window.begin();
 	for (int s = 0; s < p.samples; ++s, ++i) {
 		if (s % 64 == 0 && p.should_stop && p.should_stop())
 			throw std::runtime_error("stopped after " + std::to_string(s) + " samples");
@@ -48,6 +50,8 @@ void measure(const LatencyParams &p, LatencyResult &r)
 		auto t1 = Clock::now();
 		r.samples_us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
 	}
+	if (p.window.end)
+		p.window.end();
 }
 
 } // namespace

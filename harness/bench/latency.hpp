@@ -11,6 +11,8 @@
 //   pwrite_4k      4 KiB pwrite (FUSE without writeback cache: write-through)
 #pragma once
 
+#include "timed_threads.hpp"
+
 #include "stats.hpp"
 
 #include <nlohmann/json.hpp>
@@ -28,6 +30,7 @@ struct LatencyParams {
 	int samples = 1000; // timed operations
 	int warmup = 100;   // untimed operations before them
 	std::function<bool()> should_stop; // polled every 64 operations
+	TimedWindow window;                // begins after the warmup, ends after the samples
 };
 
 struct LatencyResult {

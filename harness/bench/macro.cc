@@ -323,7 +323,7 @@ MacroResult run_macro(const MacroParams &p)
 		Worker w(p, slices[t], r.threads[t], log);
 		while (!stop.load(std::memory_order_relaxed))
 			w.iteration(p.personality);
-	});
+	}, p.window);
 	for (int t = 0; t < n; ++t) {
 		r.threads[t].cpu = p.cpus[t];
 		r.threads[t].elapsed_s = tr.elapsed_s[t];

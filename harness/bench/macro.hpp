@@ -16,6 +16,8 @@
 // files claim to be huge).
 #pragma once
 
+#include "timed_threads.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <functional>
@@ -34,6 +36,7 @@ struct MacroParams {
 	unsigned append_size = 16 * 1024;
 	unsigned io_size = 1 << 20;   // read/write chunk
 	std::function<bool()> should_stop;
+	TimedWindow window; // the timed part, for its CPU cost
 };
 
 struct MacroThread {

@@ -87,6 +87,9 @@ int main(int argc, char **argv)
 	run->add_option("--filter", opts.filters,
 			"run only points whose id (group/fs/transport/workload/tN) matches this glob "
 			"or contains this text; repeatable");
+	run->add_option("--fs", opts.filesystems,
+			"run every group of the spec over this filesystem (filesystems.json) instead of its own; "
+			"repeatable");
 	run->add_option("--scratch", opts.scratch_root, "where mount points and backing stores are created")
 		->capture_default_str();
 	run->add_option("--inject-daemon-kill-ms", opts.inject_daemon_kill_ms,

@@ -178,7 +178,7 @@ MetadataResult run_metadata(const MetadataParams &p)
 			}
 			++me.works;
 		}
-	});
+	}, p.window);
 	for (int t = 0; t < n; ++t) {
 		r.threads[t].cpu = p.cpus[t];
 		r.threads[t].elapsed_s = tr.elapsed_s[t];

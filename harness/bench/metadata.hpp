@@ -18,6 +18,8 @@
 // each thread's rate is its works over its own active time.
 #pragma once
 
+#include "timed_threads.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <functional>
@@ -36,6 +38,7 @@ struct MetadataParams {
 	// Called about every 10 ms while the threads run; returning true stops
 	// them early (interrupt, daemon death).
 	std::function<bool()> should_stop;
+	TimedWindow window; // the timed part, for its CPU cost
 };
 
 struct MetadataThread {

@@ -22,7 +22,9 @@ bool parse_task_stat(const std::string &text, ThreadSample &s)
 	if (f.size() < 37)
 		return false;
 	try {
-		s.cpu_ticks = std::stoll(f[11]) + std::stoll(f[12]);
+		s.utime_ticks = std::stoll(f[11]);
+		s.stime_ticks = std::stoll(f[12]);
+		s.cpu_ticks = s.utime_ticks + s.stime_ticks;
 		s.last_cpu = std::stoi(f[36]);
 	} catch (const std::exception &) {
 		return false;

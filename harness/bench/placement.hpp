@@ -19,6 +19,7 @@ struct ThreadSample {
 	long long cpu_ticks = 0;           // utime + stime, clock ticks
 	std::string cpus_allowed;          // Cpus_allowed_list, "0-1"
 	long long voluntary = 0, involuntary = 0; // context switches
+	long long utime_ticks = 0, stime_ticks = 0; // cpu_ticks split: user, system
 };
 
 // /proc/PID/task/TID/stat text -> comm, last_cpu, cpu_ticks; false when malformed.

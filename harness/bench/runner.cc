@@ -4,6 +4,7 @@
 #include "breakdown.hpp"
 #include "config.hpp"
 #include "cpu.hpp"
+#include "cpu_cost.hpp"
 #include "environment.hpp"
 #include "fio.hpp"
 #include "interrupt.hpp"
@@ -209,6 +210,10 @@ private:
 	json run_metadata_workload(const Point &p, const std::string &dir, MountedTarget &target,
 				   std::string &error);
 	json run_macro_workload(const Point &p, const std::string &dir, MountedTarget &target, std::string &error);
+	// The repetition's CPU meter (its window: the workload's timed part)
+	// and the operations that part did, set by the workload functions.
+	std::unique_ptr<CpuMeter> meter_;
+	double ops_ = 0;
 
 	const RunOptions &opts_;
 	const Catalog &catalog_;
@@ -224,7 +229,16 @@ FsDef SuiteRun::effective_fs(const Point &p) const
 {
 	FsDef fs = catalog_.fs(p.filesystem);
 	const WorkloadDef &w = catalog_.workload(p.workload);
-	fs.args.insert(fs.args.end(), w.daemon_args.begin(), w.daemon_args.end());
+	if (fs.command.empty()) {
+		fs.args.insert(fs.args.end(), w.daemon_args.begin(), w.daemon_args.end());
+	} else {
+		// A program of the user's takes them where its "{options}" is
+		// (options are its own business: without "{options}" they are
+		// not passed, and the report's argv shows it).
+		auto at = std::find(fs.command.begin(), fs.command.end(), "{options}");
+		if (at != fs.command.end())
+			fs.command.insert(fs.command.erase(at), w.daemon_args.begin(), w.daemon_args.end());
+	}
 	if ((w.kind == "latency" || w.kind == "breakdown") && fs.native.empty())
 		fs.native = "tmpfs";
 	return fs;
@@ -338,7 +352,9 @@ json SuiteRun::run_fio(const Point &p, int rep, const std::string &dir, std::str
 			  {"job_file", stdfs::path(layout_path).lexically_relative(opts_.out_dir).string()},
 			  {"caches_dropped_after_layout", profile_.drop_caches && drop_caches()}};
 	}
+	meter_->begin();
 	ProcessResult pr = run_process({"fio", "--output-format=json", "--output=" + json_path, job_path}, {}, timeout);
+	meter_->end();
 	std::string out = read_text(json_path);
 	unlink(json_path.c_str());
 	json rec = {{"job_file", stdfs::path(job_path).lexically_relative(opts_.out_dir).string()},
@@ -359,6 +375,7 @@ json SuiteRun::run_fio(const Point &p, int rep, const std::string &dir, std::str
 		metrics[name] = {{"value", m.value}, {"unit", m.unit}};
 	rec["metrics"] = metrics;
 	rec["raw"] = {{"fio_jobs", fr.jobs}, {"fio_stderr", pr.err.substr(0, 2000)}};
+	ops_ = fio_total_ios(fr.jobs);
 	return rec;
 }
 
@@ -374,7 +391,10 @@ json SuiteRun::run_metadata_workload(const Point &p, const std::string &dir, Mou
 	mp.files_per_thread = profile_.metadata_files_per_thread;
 	mp.dir_entries = profile_.metadata_dir_entries;
 	mp.should_stop = [&target] { return stop_requested() || !target.daemon_alive(); };
+	mp.window = meter_->window();
 	MetadataResult mr = run_metadata(mp);
+	for (const MetadataThread &t : mr.threads)
+		ops_ += static_cast<double>(t.works);
 	if (!mr.ok)
 		error = mr.error;
 	json threads = json::array();
@@ -397,7 +417,10 @@ json SuiteRun::run_macro_workload(const Point &p, const std::string &dir, Mounte
 	mp.duration_s = profile_.macro_duration_s;
 	mp.files = std::max(profile_.macro_files.at(w.op), p.threads);
 	mp.should_stop = [&target] { return stop_requested() || !target.daemon_alive(); };
+	mp.window = meter_->window();
 	MacroResult mr = run_macro(mp);
+	for (const MacroThread &t : mr.threads)
+		ops_ += static_cast<double>(t.ops);
 	if (!mr.ok)
 		error = mr.error;
 	json threads = json::array();
@@ -421,6 +444,8 @@ json SuiteRun::run_latency_workload(const Point &p, const std::string &dir, Moun
 	// directories) and the samples of all threads make one distribution.
 	std::vector<int> cpus = p.cpus.empty() ? std::vector<int>{-1} : p.cpus;
 	std::vector<LatencyResult> results(cpus.size());
+	// From the first thread's end of warmup to the last one's last sample.
+	meter_ = std::make_unique<CpuMeter>(target.daemon_pid(), static_cast<int>(cpus.size()));
 	std::vector<std::thread> threads;
 	for (size_t i = 0; i < cpus.size(); ++i) {
 		LatencyParams lp;
@@ -437,6 +462,7 @@ json SuiteRun::run_latency_workload(const Point &p, const std::string &dir, Moun
 		lp.samples = profile_.latency_samples;
 		lp.warmup = profile_.latency_warmup;
 		lp.should_stop = [&target] { return stop_requested() || !target.daemon_alive(); };
+		lp.window = meter_->window();
 		threads.emplace_back([lp, &out = results[i]] { out = run_latency(lp); });
 	}
 	for (std::thread &t : threads)
@@ -453,6 +479,7 @@ json SuiteRun::run_latency_workload(const Point &p, const std::string &dir, Moun
 	}
 	if (lr.ok)
 		lr.us = distribution(lr.samples_us);
+	ops_ = static_cast<double>(lr.samples_us.size());
 	if (!lr.ok)
 		error = lr.error;
 	json metrics = lr.ok ? latency_metrics(lr.us) : json::object();
@@ -513,6 +540,8 @@ RepetitionOutcome SuiteRun::run_repetition(const Point &p, int rep)
 			DaemonWatchdog watchdog(target->daemon_pid(), opts_.inject_daemon_kill_ms, profile_.point_timeout_s);
 			// Where the daemon's threads ran: sampled around the run.
 			std::vector<ThreadSample> daemon_before = sample_threads(target->daemon_pid());
+			meter_ = std::make_unique<CpuMeter>(target->daemon_pid());
+			ops_ = 0;
 			auto run_start = Clock::now();
 			if (w.kind == "fio")
 				result = run_fio(p, rep, target->workdir(), error);
@@ -525,6 +554,14 @@ RepetitionOutcome SuiteRun::run_repetition(const Point &p, int rep)
 			else
 				result = run_metadata_workload(p, target->workdir(), *target, error);
 			rec["run_s"] = std::chrono::duration<double>(Clock::now() - run_start).count();
+			// The CPU the timed part cost (a breakdown traces every call,
+			// which is not what its CPU would cost: none there).
+			if (w.kind != "breakdown" && error.empty()) {
+				CpuCost cost = meter_->cost(ops_);
+				result["cpu"] = cost.to_json();
+				if (result.contains("metrics"))
+					cost.add_metrics(result["metrics"]);
+			}
 			if (target->daemon_pid() > 0 && target->daemon_alive())
 				rec["daemon_threads"] = thread_placement(daemon_before, sample_threads(target->daemon_pid()),
 									 sysconf(_SC_CLK_TCK));
@@ -548,6 +585,7 @@ RepetitionOutcome SuiteRun::run_repetition(const Point &p, int rep)
 		bool died = !target->daemon_alive();
 		std::string tail = died ? target->log_tail() : "";
 		std::string daemon_error = target->stop();
+		rec["mount"] = target->describe(); // now with what librfuse reported at the unmount
 		if (!daemon_error.empty()) {
 			error = daemon_error + (error.empty() ? "" : "; workload: " + error);
 			if (!tail.empty())
@@ -587,6 +625,7 @@ int SuiteRun::run(const std::vector<Point> &points, const std::vector<int> &orde
 	report["command"] = {{"spec", opts_.spec_path},
 			     {"profile", opts_.profile},
 			     {"filters", opts_.filters},
+			     {"filesystems", opts_.filesystems},
 			     {"bin_dir", opts_.bin_dir},
 			     {"workloads_dir", opts_.workloads_dir},
 			     {"inject_daemon_kill_ms", opts_.inject_daemon_kill_ms}};
@@ -711,6 +750,12 @@ int run_suite(const RunOptions &opts)
 	if (opts.repetitions > 0)
 		profile.repetitions = opts.repetitions;
 	Spec spec = catalog.load_spec(opts.spec_path);
+	if (!opts.filesystems.empty()) {
+		for (const std::string &name : opts.filesystems)
+			catalog.fs(name); // a ConfigError naming the valid ones
+		for (Group &g : spec.groups)
+			g.filesystems = opts.filesystems;
+	}
 	std::vector<int> order = cpu_order();
 	std::vector<Point> points = expand_points(spec, catalog, profile, order, opts.filters);
 	if (points.empty())

@@ -14,6 +14,9 @@ struct RunOptions {
 	std::string profile;
 	std::string out_dir;
 	std::vector<std::string> filters;
+	// Non-empty: every group of the spec runs over these filesystems
+	// instead of its own (--fs; e.g. a program named in filesystems.json).
+	std::vector<std::string> filesystems;
 	std::string workloads_dir;
 	std::string bin_dir;
 	std::string scratch_root; // mount points, images, stores live below it

@@ -21,7 +21,8 @@ void throw_errno(const std::string &call, const std::string &path)
 
 TimedThreadsResult run_timed_threads(const std::vector<int> &cpus, double duration_s,
 				     const std::function<bool()> &should_stop,
-				     const std::function<void(int t, const std::atomic<bool> &stop)> &body)
+				     const std::function<void(int t, const std::atomic<bool> &stop)> &body,
+				     const TimedWindow &window)
 {
 	int n = static_cast<int>(cpus.size());
 	TimedThreadsResult r;
@@ -54,6 +55,8 @@ TimedThreadsResult run_timed_threads(const std::vector<int> &cpus, double durati
 			r.elapsed_s[t] = std::chrono::duration<double>(Clock::now() - begin).count();
 		});
 	}
+	if (window.begin)
+		window.begin();
 	start.arrive_and_wait();
 	Clock::time_point deadline =
 		Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(duration_s));
@@ -68,6 +71,8 @@ TimedThreadsResult run_timed_threads(const std::vector<int> &cpus, double durati
 	stop.store(true);
 	for (std::thread &w : workers)
 		w.join();
+	if (window.end)
+		window.end();
 	return r;
 }
 

@@ -3,7 +3,9 @@
 #include "mount.hpp"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <stdexcept>
@@ -19,6 +21,45 @@ using nlohmann::json;
 bool exists(const std::string &path)
 {
 	return access(path.c_str(), F_OK) == 0;
+}
+
+// Where `program` runs from: itself when it names a path, else the first
+// executable of that name on PATH; "" when there is none.
+std::string find_program(const std::string &program)
+{
+	if (program.find('/') != std::string::npos)
+		return access(program.c_str(), X_OK) == 0 ? program : "";
+	const char *path = std::getenv("PATH");
+	std::string dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+	for (size_t start = 0; start <= dirs.size();) {
+		size_t end = dirs.find(':', start);
+		if (end == std::string::npos)
+			end = dirs.size();
+		std::string candidate = dirs.substr(start, end - start) + "/" + program;
+		if (end > start && access(candidate.c_str(), X_OK) == 0)
+			return candidate;
+		start = end + 1;
+	}
+	return "";
+}
+
+// librfuse.so of this build (bin_dir is <build>/bin, the library <build>/lib).
+std::string librfuse_path(const std::string &bin_dir)
+{
+	std::error_code ec;
+	auto p = std::filesystem::weakly_canonical(std::filesystem::path(bin_dir) / ".." / "lib" / "librfuse.so", ec);
+	return ec ? bin_dir + "/../lib/librfuse.so" : p.string();
+}
+
+// `arg` with every "{source}" replaced by the backing store's data dir.
+std::string with_source(std::string arg, const MountRequest &req)
+{
+	for (size_t at; (at = arg.find("{source}")) != std::string::npos;) {
+		if (req.backing == nullptr)
+			throw std::logic_error(req.fs.name + " needs a backing store");
+		arg.replace(at, 8, req.backing->data_dir());
+	}
+	return arg;
 }
 
 class NativeTarget : public MountedTarget {
@@ -66,8 +107,13 @@ public:
 
 class DaemonTarget : public MountedTarget {
 public:
-	DaemonTarget(harness::DaemonSpec spec, const std::string &mount_dir, json config)
-		: mount_dir_(mount_dir), config_(std::move(config))
+	// `librfuse_stats`: where librfuse writes its statistics (RFUSE_STATS_FILE)
+	// when the daemon serves through it, and `expect_transport` the
+	// transport it must report having used ("" for a plain daemon).
+	DaemonTarget(harness::DaemonSpec spec, const std::string &mount_dir, json config,
+		     std::string librfuse_stats = "", std::string expect_transport = "")
+		: mount_dir_(mount_dir), config_(std::move(config)), librfuse_stats_(std::move(librfuse_stats)),
+		  expect_transport_(std::move(expect_transport))
 	{
 		try {
 			fs_ = std::make_unique<harness::MountedFs>(std::move(spec));
@@ -95,14 +141,35 @@ public:
 		if (died || status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
 			stop_error_ = std::string("daemon ") + (died ? "died during the point: " : "") +
 				      describe_wait_status(status);
+		else if (!expect_transport_.empty())
+			stop_error_ = check_librfuse();
 		return stop_error_;
 	}
 	std::string log_tail() const override { return fs_->log_tail(2048); }
 	json describe() const override { return config_; }
 
 private:
+	// What librfuse said at the daemon's unmount: the transport that really
+	// served (into the report's mount.librfuse); "" or why the point
+	// measured something other than what it names.
+	std::string check_librfuse()
+	{
+		std::ifstream in(librfuse_stats_);
+		json stats = in.is_open() ? json::parse(in, nullptr, false) : json();
+		if (stats.is_discarded() || !stats.is_object())
+			return "librfuse wrote no statistics (" + librfuse_stats_ +
+			       "): the daemon did not serve through librfuse (LD_PRELOAD not honoured?)";
+		config_["librfuse"] = stats;
+		std::string used = stats.value("transport_used", "");
+		if (used != expect_transport_)
+			return "librfuse served over '" + used + "', not '" + expect_transport_ + "'" +
+			       (stats.value("error", "").empty() ? "" : ": " + stats.value("error", ""));
+		return "";
+	}
+
 	std::string mount_dir_;
 	json config_;
+	std::string librfuse_stats_, expect_transport_;
 	std::unique_ptr<harness::MountedFs> fs_;
 	bool stopped_ = false;
 	std::string stop_error_;
@@ -132,9 +199,18 @@ public:
 			return requirement_ + " does not exist" +
 			       (name_ == "rfuse" ? " (rfuse.ko not loaded; run it in the VM: ./run.sh vm -- ...)"
 						 : name_ == "uring" ? " (kernel without FUSE over io_uring)" : "");
-		std::string bin = bin_dir + "/" + fs.name + suffix_;
-		if (access(bin.c_str(), X_OK) != 0)
-			return bin + " is not built";
+		if (fs.command.empty()) {
+			std::string bin = bin_dir + "/" + fs.name + suffix_;
+			if (access(bin.c_str(), X_OK) != 0)
+				return bin + " is not built";
+		} else {
+			if (find_program(fs.command[0]).empty())
+				return fs.command[0] + " is not installed (not an executable, nor on PATH)";
+			std::string lib = librfuse_path(bin_dir);
+			if (!env_transport_.empty() && !exists(lib))
+				return lib + " is not built (" + name_ + " runs " + fs.command[0] +
+				       " under LD_PRELOAD=librfuse.so)";
+		}
 		if (name_ == "uring" && !uring_enabled())
 			return "FUSE over io_uring is off (" + requirement_ + " is N; as root: echo Y > " + requirement_ + ")";
 		return "";
@@ -149,40 +225,70 @@ public:
 		if (mkdtemp(tmpl.data()) == nullptr)
 			throw std::runtime_error("mkdtemp " + tmpl + ": " + std::strerror(errno));
 		harness::DaemonSpec spec;
-		spec.argv.push_back(req.bin_dir + "/" + req.fs.name + suffix_);
-		for (std::string arg : req.fs.args) {
-			size_t at = arg.find("{source}");
-			if (at != std::string::npos) {
-				if (req.backing == nullptr)
-					throw std::logic_error(req.fs.name + " needs a backing store");
-				arg.replace(at, 8, req.backing->data_dir());
-			}
-			spec.argv.push_back(arg);
+		json config = {{"kind", "daemon"}};
+		if (req.fs.command.empty()) {
+			spec.argv.push_back(req.bin_dir + "/" + req.fs.name + suffix_);
+			for (const std::string &arg : req.fs.args)
+				spec.argv.push_back(with_source(arg, req));
+			config["appended_args"] = {"-f", tmpl};
+		} else {
+			command_spec(req, &spec, &config);
 		}
 		spec.mountpoint = tmpl;
 		spec.log_path = req.log_path;
+		std::string stats_file;
 		if (!env_transport_.empty()) {
 			spec.env["RFUSE_TRANSPORT"] = env_transport_;
 			spec.env["RFUSE_FALLBACK"] = "0"; // measure what was asked for, or fail
+			stats_file = req.log_path + ".librfuse.json";
+			spec.env["RFUSE_STATS_FILE"] = stats_file;
+			unlink(stats_file.c_str()); // a repetition's own
 		}
 		for (const auto &[k, v] : extra_env_)
 			spec.env[k] = v;
-		json config = {{"kind", "daemon"},
-			       {"argv", spec.argv},
-			       {"appended_args", {"-f", tmpl}},
-			       {"env", spec.env},
-			       {"mountpoint", tmpl},
-			       {"log", req.log_path}};
+		config["argv"] = spec.argv;
+		config["env"] = spec.env;
+		config["mountpoint"] = tmpl;
+		config["log"] = req.log_path;
 		if (req.backing != nullptr)
 			config["backing"] = {{"store", req.backing->kind()},
 					     {"mountpoint", req.backing->mountpoint()},
 					     {"source", req.backing->data_dir()},
 					     {"loop_device", req.backing->loop_device()},
 					     {"size_bytes", req.backing->size()}};
-		return std::make_unique<DaemonTarget>(std::move(spec), tmpl, std::move(config));
+		return std::make_unique<DaemonTarget>(std::move(spec), tmpl, std::move(config), stats_file,
+						      env_transport_);
 	}
 
 private:
+	// A program of the user's (FsDef::command): its command line as given,
+	// split around "{mountpoint}"; the prepared directories made; for rfuse
+	// and uring librfuse preloaded.
+	void command_spec(const MountRequest &req, harness::DaemonSpec *spec, json *config) const
+	{
+		for (const std::string &d : req.fs.prepare) {
+			std::string dir = with_source(d, req);
+			std::error_code ec;
+			std::filesystem::create_directories(dir, ec);
+			if (ec)
+				throw std::runtime_error("prepare " + dir + ": " + ec.message());
+		}
+		bool after = false;
+		for (const std::string &arg : req.fs.command) {
+			if (arg == "{mountpoint}")
+				after = true;
+			else
+				(after ? spec->args_after_mountpoint : spec->argv).push_back(with_source(arg, req));
+		}
+		spec->foreground_flag = false; // the command says -f itself, or daemonizes
+		spec->daemonize = req.fs.daemonize;
+		if (!env_transport_.empty())
+			spec->env["LD_PRELOAD"] = librfuse_path(req.bin_dir);
+		(*config)["command"] = req.fs.command;
+		(*config)["args_after_mountpoint"] = spec->args_after_mountpoint;
+		(*config)["daemonized"] = req.fs.daemonize;
+	}
+
 	// The kernel reads the parameter at mount time. Switching it on is the
 	// caller's decision (./run.sh full-suite does), not a side effect here.
 	bool uring_enabled() const

@@ -44,6 +44,17 @@ mount -t 9p -o "ro,$P9,cache=loose" hostroot /host || { log "cannot mount hostro
 mount -t 9p -o "rw,$P9" rfusectl /ctl || { log "cannot mount rfusectl"; halt; }
 # shellcheck source=/dev/null
 . /ctl/params || { log "cannot read /ctl/params"; halt; }
+# Test aid (RFUSE_VM_TEST_CRASH_BOOTS=N): the first N boots of a run crash
+# here, before the rig's job, as a kernel crashing while it boots would.
+if [ "${VM_TEST_CRASH_BOOTS:-0}" -gt 0 ]; then
+	n=$(($(cat /ctl/test-boots 2>/dev/null || echo 0) + 1))
+	echo "$n" >/ctl/test-boots
+	if [ "$n" -le "$VM_TEST_CRASH_BOOTS" ]; then
+		log "test aid: crashing boot $n on purpose"
+		echo 1 >/proc/sys/kernel/sysrq
+		echo c >/proc/sysrq-trigger
+	fi
+fi
 
 mount -t proc proc /host/proc
 mount -t sysfs sysfs /host/sys

@@ -53,10 +53,10 @@ def save_figure(fig, out_dir, name, drawn, tight=True, **savefig_args):
     return path if drawn else None
 
 
-def headline(point):
+def headline(point, key=None):
     """(metric name, summary) that a figure shows for this point, or None:
-    the figure claims.py compares (claims.headline_key)."""
-    key = claims.headline_key(point)
+    the figure claims.py compares (claims.headline_key), or `key`'s."""
+    key = key or claims.headline_key(point)
     summary = point.get("summary", {})
     if key is None or key not in summary:
         return None
@@ -171,12 +171,13 @@ def missing_note(status_by_t, partial):
     return "/".join(sorted(set(status_by_t.values())))
 
 
-def panel(wl_points, points):
+def panel(wl_points, points, key=None):
     """({series: {threads: summary}}, {series: {threads: status}}, unit) of
-    one workload: the values drawn and the points without one."""
+    one workload: the values drawn (the headline, or `key`'s metric) and the
+    points without one."""
     vals, missing, unit = {}, {}, ""
     for p in wl_points:
-        s, h = series_name(p, points), headline(p)
+        s, h = series_name(p, points), headline(p, key)
         if h:
             vals.setdefault(s, {})[p["config"]["threads"]] = h[1]
             unit = unit or h[1]["unit"]
@@ -200,16 +201,31 @@ def ratio_axis(rax, ratios):
     rax.grid(axis="y", alpha=0.3)
 
 
-def plot_group(name, points, out_dir, note=""):
-    fig, drawn = draw_group(name, points, note)
-    return save_figure(fig, out_dir, name, drawn, tight=False, bbox_inches="tight")
+def plot_group(name, points, out_dir, note="", key=None, file_name=None):
+    fig, drawn = draw_group(name, points, note, key)
+    return save_figure(fig, out_dir, file_name or name, drawn, tight=False, bbox_inches="tight")
 
 
-def draw_group(name, points, note=""):
+# The CPU figure of a group (<group>-cpu.png): operations per second of busy
+# CPU for throughput workloads, CPU time per operation for latencies.
+CPU_KEYS = {"latency": ("cpu.us_per_op", "CPU time per operation (all CPUs' busy time, lower is better)")}
+CPU_DEFAULT = ("cpu.ops_per_cpu_s", "operations per CPU-second (all CPUs' busy time, higher is better)")
+
+
+def plot_cpu(name, points, out_dir, note=""):
+    """<group>-cpu.png, the group's figure drawn by its CPU cost, or None
+    where no point measured one (breakdown groups, reports from before)."""
+    key, what = CPU_KEYS.get(group_kind(points), CPU_DEFAULT)
+    if not any(key in p.get("summary", {}) for p in points):
+        return None
+    return plot_group(name, points, out_dir, " - %s%s" % (what, note), key, name + "-cpu")
+
+
+def draw_group(name, points, note="", key=None):
     """(figure, anything drawn): one panel per workload, bars at one thread
     count, else lines over the threads; under each, per readability(), a row
     of ratios to FUSE, or a log y axis. One legend for the figure, a style per
-    transport (STYLE)."""
+    transport (STYLE). `key`: draw that metric instead of the headline."""
     workloads = list(dict.fromkeys(p["config"]["workload"]["name"] for p in points))
     threads = sorted({p["config"]["threads"] for p in points})
     # The group's own figure, not that of points it borrows (claims.BORROWED).
@@ -219,7 +235,8 @@ def draw_group(name, points, note=""):
     g = {"series": series, "looks": {s: look(first[s], points) for s in series}, "threads": threads,
          "bars": len(threads) == 1, "mode": readability(figure, points), "first": first,
          # The FUSE series each series is compared with: FUSE on its filesystem.
-         "fuse_of": {first[s]["config"]["filesystem"]: s for s in series if first[s]["config"]["transport"] == "fuse"}}
+         "fuse_of": {first[s]["config"]["filesystem"]: s for s in series if first[s]["config"]["transport"] == "fuse"},
+         "key": key}
     per = 2 if g["mode"] == "ratio" else 1
     cols = min(len(workloads), 3)
     rows = (len(workloads) + cols - 1) // cols
@@ -246,7 +263,7 @@ def draw_panel(ax, rax, wl, wl_points, points, g):
     """One workload: its values on ax, their ratios to FUSE on rax (None:
     no ratio row). Returns the series drawn."""
     series, bars = g["series"], g["bars"]
-    vals, missing, unit = panel(wl_points, points)
+    vals, missing, unit = panel(wl_points, points, g.get("key"))
     ratios, notes = [], []
     for j, s in enumerate(series):
         st = g["looks"][s]
@@ -552,6 +569,15 @@ def kernel_offers(env):
                 yes[f["tracepoints"]["fuse"]], yes[f["tracepoints"]["rfuse"]])]
 
 
+def cpu_cell(point):
+    """'total (app / daemon / other)' CPU microseconds per operation, medians."""
+    total = med(point, "cpu.us_per_op")
+    if total is None:
+        return ""
+    parts = [med(point, "cpu.%s_us_per_op" % k) for k in ("app", "daemon", "other")]
+    return "%s (%s)" % (fmt(total), " / ".join(fmt(v) if v is not None else "-" for v in parts))
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -614,8 +640,16 @@ def main():
                 ", ".join(sorted({p["config"]["workload"]["name"] for p in borrowed})),
                 borrowed[0]["config"]["threads"], borrowed[0]["config"]["group"]))
             lines.append("")
-        lines.append("| filesystem | transport | workload | threads | status | metric | median | ± | reps |")
-        lines.append("|---|---|---|---|---|---|---|---|---|")
+        cpu_png = plot_cpu(g, points, run_dir, note) if kind != "breakdown" else None
+        if cpu_png:
+            lines.append("Its CPU cost (`cpu` in the report: the timed part's busy time of every CPU, "
+                         "split into the application, the daemon and the rest):")
+            lines.append("")
+            lines.append("![%s CPU](%s)" % (g, os.path.basename(cpu_png)))
+            lines.append("")
+        lines.append("| filesystem | transport | workload | threads | status | metric | median | ± | reps "
+                     "| CPU µs/op (app / daemon / other) | ops per CPU-s |")
+        lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
         for p in points:
             c = p["config"]
             h = headline(p)
@@ -625,8 +659,9 @@ def main():
                 median, sd, n = fmt(h[1]["median"]), fmt(h[1]["stddev"]), str(h[1]["n"])
             status = p["status"] if p["status"] == "ok" else "%s: %s" % (
                 p["status"], p.get("reason", "").replace("|", "/").replace("\n", " ")[:160])
-            lines.append("| %s | %s | %s | %d | %s | %s | %s | %s | %s |" % (
-                c["filesystem"], c["transport"], c["workload"]["name"], c["threads"], status, metric, median, sd, n))
+            lines.append("| %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |" % (
+                c["filesystem"], c["transport"], c["workload"]["name"], c["threads"], status, metric, median, sd, n,
+                cpu_cell(p), fmt(med(p, "cpu.ops_per_cpu_s")) if med(p, "cpu.ops_per_cpu_s") is not None else ""))
         lines.append("")
         if kind == "latency":
             lines += latency_table(points)

@@ -111,6 +111,8 @@ def check_cli(b):
         (["run", "--spec", "/nonexistent.json", "--profile", "quick"], "cannot open"),
         (["run", "--spec", quick, "--profile", "quick", "--filter", "no-such-point"], "matches"),
         (["run", "--profile", "quick"], "spec"),
+        (["run", "--spec", quick, "--profile", "quick", "--fs", "zfs"], "unknown filesystem 'zfs'"),
+        (["run", "--spec", quick, "--profile", "quick", "--repetitions", "0"], "repetitions"),
         (["frobnicate"], ""),
     ]
     bad = os.path.join(b.scratch, "bad.json")
@@ -127,7 +129,7 @@ def check_cli(b):
     r = subprocess.run([b.bench, "list"], capture_output=True, text=True)
     if r.returncode != 0:
         fail("list: rc %d" % r.returncode)
-    for name in ["nullfs", "memfs", "stackfs", "native", "fuse", "rfuse", "uring", "MWCL", "MRPH",
+    for name in ["nullfs", "memfs", "stackfs", "fuse-overlayfs", "native", "fuse", "rfuse", "uring", "MWCL", "MRPH",
                  "fio-randread-4k", "quick", "standard", "paper"]:
         if name not in r.stdout:
             fail("list lacks %s" % name)
@@ -196,6 +198,14 @@ def check_run(b, spec, expects, extra):
                 daemon = r["mount"].get("kind") == "daemon"
                 if daemon != ("daemon_threads" in r):
                     fail("%s: daemon_threads must be there exactly for daemon mounts: %s" % (p["id"], r.get("mount")))
+                # Through librfuse: what it served over, as it said at the unmount.
+                via = {"rfuse": "rfuse", "uring": "uring", "fuse-passthrough": "fuse"}.get(p["config"]["transport"])
+                if via:
+                    lr = r["mount"].get("librfuse")
+                    if not lr or lr["transport_used"] != via or lr["requests"]["total"] <= 0:
+                        fail("%s: librfuse's statistics do not say it served over %s: %s" % (p["id"], via, lr))
+                    if "command" in r["mount"] and not r["mount"]["env"].get("LD_PRELOAD", "").endswith("/librfuse.so"):
+                        fail("%s: a program of its own without LD_PRELOAD=librfuse.so: %s" % (p["id"], r["mount"]))
                 if daemon:
                     dt = r["daemon_threads"]
                     tids = {t["tid"] for t in dt["threads"]}

@@ -4,6 +4,7 @@
 // up-front refusal of bad names and malformed specs.
 #include "config.hpp"
 #include "cpu.hpp"
+#include "cpu_cost.hpp"
 #include "fio.hpp"
 #include "macro.hpp"
 #include "metadata.hpp"
@@ -13,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -313,7 +315,100 @@ TEST_F(Config, ShippedSuitesAndProfilesLoad)
 			<< suite;
 	for (const char *profile : {"quick", "standard", "paper"})
 		EXPECT_NO_THROW(catalog_.profile(profile)) << profile;
-	EXPECT_EQ(catalog_.fs_names(), (std::vector<std::string>{"memfs", "nullfs", "stackfs"}));
+	EXPECT_EQ(catalog_.fs_names(), (std::vector<std::string>{"fuse-overlayfs", "memfs", "nullfs", "stackfs"}));
+	// The worked example of README: a program of Debian's, by its command.
+	const bench::FsDef &fo = catalog_.fs("fuse-overlayfs");
+	EXPECT_EQ(fo.command.front(), "fuse-overlayfs");
+	EXPECT_EQ(std::count(fo.command.begin(), fo.command.end(), "{mountpoint}"), 1);
+	EXPECT_TRUE(fo.needs_backing);
+	EXPECT_EQ(fo.native, "backing");
+	EXPECT_TRUE(fo.args.empty());
+}
+
+// A catalog in `dir` whose `file` (filesystems.json, workloads.json or
+// profiles.json) is `text` and the rest the shipped ones: the ConfigError's
+// message, or "".
+std::string catalog_refusal(const std::string &dir, const std::string &file, const std::string &text)
+{
+	const std::string src = std::string(RFUSE_SOURCE_DIR) + "/workloads";
+	std::filesystem::remove_all(dir);
+	std::filesystem::create_directories(dir);
+	for (const char *f : {"filesystems.json", "workloads.json", "profiles.json", "fio"})
+		if (file != f)
+			std::filesystem::create_symlink(src + "/" + f, dir + "/" + f);
+	std::ofstream(dir + "/" + file) << text;
+	try {
+		bench::Catalog::load(dir);
+	} catch (const bench::ConfigError &e) {
+		return e.what();
+	}
+	return "";
+}
+
+// filesystems.json with the one entry "myfs": `entry`.
+std::string catalog_refusal(const std::string &dir, const std::string &entry)
+{
+	return catalog_refusal(dir, "filesystems.json",
+			       R"({"schema_version": 1, "filesystems": {"myfs": )" + entry + "}}");
+}
+
+TEST_F(Config, FilesystemCommandsAreChecked)
+{
+	const std::string d = dir_ + "/workloads";
+	EXPECT_EQ(catalog_refusal(d, R"({"command": ["myfs", "-f", "{options}", "{source}", "{mountpoint}"],
+		"prepare": ["{source}/x"], "needs_backing": true, "native": "backing"})"), "");
+	EXPECT_EQ(catalog_refusal(d, R"({"command": ["/opt/myfs", "{mountpoint}", "extra"], "daemonize": true})"), "");
+
+	std::string e = catalog_refusal(d, R"({"command": ["myfs", "-f"]})");
+	EXPECT_NE(e.find("needs \"{mountpoint}\" as exactly one element"), std::string::npos) << e;
+	e = catalog_refusal(d, R"({"command": ["myfs", "{mountpoint}", "{mountpoint}"]})");
+	EXPECT_NE(e.find("exactly one element"), std::string::npos) << e;
+	e = catalog_refusal(d, R"({"command": ["myfs", "-o{options}", "{mountpoint}"]})");
+	EXPECT_NE(e.find("\"{options}\" must be an element of its own"), std::string::npos) << e;
+	e = catalog_refusal(d, R"({"command": ["myfs", "{source}", "{mountpoint}"]})");
+	EXPECT_NE(e.find("needs \"needs_backing\": true"), std::string::npos) << e;
+	e = catalog_refusal(d, R"({"command": ["{mountpoint}"]})");
+	EXPECT_NE(e.find("the first element must be the program"), std::string::npos) << e;
+	e = catalog_refusal(d, R"({"command": ["myfs", "{mountpoint}"], "args": ["-x"]})");
+	EXPECT_NE(e.find("not both"), std::string::npos) << e;
+	e = catalog_refusal(d, R"({"args": [], "prepare": ["{source}/x"], "needs_backing": true})");
+	EXPECT_NE(e.find("apply to a \"command\" only"), std::string::npos) << e;
+	e = catalog_refusal(d, R"({"command": ["myfs", "{mountpoint}"], "prepare": ["/etc/x"], "needs_backing": true})");
+	EXPECT_NE(e.find("must lie under {source}"), std::string::npos) << e;
+	e = catalog_refusal(d, R"({"command": ["myfs", "{mountpoint}"], "cmd": []})");
+	EXPECT_NE(e.find("unknown key 'cmd'"), std::string::npos) << e;
+}
+
+// profiles.json: the shipped quick profile with one field changed.
+TEST_F(Config, MalformedProfilesAreRefused)
+{
+	const std::string d = dir_ + "/workloads";
+	nlohmann::json shipped;
+	std::ifstream(std::string(RFUSE_SOURCE_DIR) + "/workloads/profiles.json") >> shipped;
+	auto with = [&](const std::string &pointer, const nlohmann::json &value) {
+		nlohmann::json doc = shipped;
+		doc[nlohmann::json::json_pointer("/profiles/quick" + pointer)] = value;
+		return catalog_refusal(d, "profiles.json", doc.dump());
+	};
+	EXPECT_EQ(with("/repetitions", 2), "");
+	std::string e = with("/repetitions", 0);
+	EXPECT_NE(e.find("repetitions >= 1"), std::string::npos) << e;
+	e = with("/fio/total_size", "64Q");
+	EXPECT_NE(e.find("'64Q' is not a size"), std::string::npos) << e;
+	e = with("/backing/ext4_image_size", "-1G");
+	EXPECT_NE(e.find("is not a size"), std::string::npos) << e;
+	e = with("/metadata/duration_s", "2");
+	EXPECT_NE(e.find("duration_s: wrong type"), std::string::npos) << e;
+	e = with("/macro/fileserver_files", 0);
+	EXPECT_NE(e.find("file counts must be positive"), std::string::npos) << e;
+	e = with("/latency/samples", 0);
+	EXPECT_NE(e.find("latency.samples and breakdown.calls must be positive"), std::string::npos) << e;
+	e = with("/fio/blocksize", "4k");
+	EXPECT_NE(e.find("unknown key 'blocksize'"), std::string::npos) << e;
+	e = catalog_refusal(d, "profiles.json", "{\"schema_version\": 1, \"profiles\": ");
+	EXPECT_NE(e.find("profiles.json"), std::string::npos) << e;
+	e = catalog_refusal(d, "profiles.json", R"({"schema_version": 2, "profiles": {}})");
+	EXPECT_NE(e.find("schema_version must be 1"), std::string::npos) << e;
 }
 
 TEST_F(Config, UnknownNamesAreRefusedWithTheValidOnes)
@@ -421,6 +516,97 @@ TEST(Placement, RunDeltasPerThread)
 	EXPECT_DOUBLE_EQ(j["threads"][2]["cpu_s"].get<double>(), 0.3);
 	EXPECT_DOUBLE_EQ(j["cpu_s_by_last_cpu"]["0"].get<double>(), 0.5);
 	EXPECT_DOUBLE_EQ(j["cpu_s_by_last_cpu"]["1"].get<double>(), 2.3);
+}
+
+TEST(CpuCost, ParsesProcStatAndPidStat)
+{
+	// user nice system idle iowait irq softirq steal guest guest_nice, USER_HZ 100.
+	bench::CpuSplit m;
+	ASSERT_TRUE(bench::parse_proc_stat_busy("cpu  1000 20 300 90000 50 7 3 40 0 0\ncpu0 500 10 150 45000 25 3 1 20 0 0\n"
+						"intr 1 2 3\n",
+						100, m));
+	EXPECT_DOUBLE_EQ(m.user_s, 10.2);  // user + nice
+	EXPECT_DOUBLE_EQ(m.system_s, 3.1); // system + irq + softirq; idle, iowait, steal are not busy
+	EXPECT_FALSE(bench::parse_proc_stat_busy("cpu0 1 2 3 4 5 6 7\n", 100, m)); // no aggregate line
+	EXPECT_FALSE(bench::parse_proc_stat_busy("cpu  1 2 3\n", 100, m));
+	const std::string stat = "952 (stackfs) rfuse) S 1 952 952 0 -1 4194368 150 0 0 0 37 12 0 0 20 0 3 0 4242 "
+				 "123456 789 18446744073709551615 1 1 0 0 0 0 0 4096 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0";
+	bench::CpuSplit d;
+	ASSERT_TRUE(bench::parse_pid_stat_times(stat, 100, d));
+	EXPECT_DOUBLE_EQ(d.user_s, 0.37);
+	EXPECT_DOUBLE_EQ(d.system_s, 0.12);
+	EXPECT_FALSE(bench::parse_pid_stat_times("952 (x) S 1 2", 100, d));
+}
+
+TEST(CpuCost, PerOperationFiguresAndTheRest)
+{
+	bench::CpuCost c;
+	c.window_s = 2;
+	c.cpus = 2;
+	c.machine = {1.5, 1.0};
+	c.app = {0.2, 0.8};
+	c.daemon = {0.5, 0.25};
+	c.other_s = 0.75;
+	c.ops = 10000;
+	nlohmann::json metrics = nlohmann::json::object();
+	c.add_metrics(metrics);
+	EXPECT_DOUBLE_EQ(metrics["cpu.us_per_op"]["value"].get<double>(), 250.0);
+	EXPECT_DOUBLE_EQ(metrics["cpu.app_us_per_op"]["value"].get<double>(), 100.0);
+	EXPECT_DOUBLE_EQ(metrics["cpu.daemon_us_per_op"]["value"].get<double>(), 75.0);
+	EXPECT_DOUBLE_EQ(metrics["cpu.other_us_per_op"]["value"].get<double>(), 75.0);
+	EXPECT_EQ(metrics["cpu.us_per_op"]["unit"], "us");
+	EXPECT_DOUBLE_EQ(metrics["cpu.ops_per_cpu_s"]["value"].get<double>(), 4000.0);
+	EXPECT_EQ(metrics["cpu.ops_per_cpu_s"]["unit"], "ops/CPU-s");
+	nlohmann::json j = c.to_json();
+	EXPECT_DOUBLE_EQ(j["utilization"].get<double>(), 2.5 / 4.0);
+	EXPECT_DOUBLE_EQ(j["machine"]["total_s"].get<double>(), 2.5);
+	c.ops = 0; // nothing done: no per-operation figures
+	nlohmann::json none = nlohmann::json::object();
+	c.add_metrics(none);
+	EXPECT_TRUE(none.empty());
+}
+
+// A thread that spins inside the window is this process's CPU (app), and
+// the machine's; the window of two participants ends at the second end().
+TEST(CpuCost, MeterSeesTheWorkInItsWindow)
+{
+	auto spin = [](double s) {
+		auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(s);
+		volatile unsigned long x = 0;
+		while (std::chrono::steady_clock::now() < until)
+			x = x + 1;
+	};
+	bench::CpuMeter meter(getpid(), 2);
+	spin(0.2); // before the window: not counted
+	bench::TimedWindow w = meter.window();
+	w.begin();
+	spin(0.3);
+	w.end();
+	spin(0.1); // still inside: one participant has not ended
+	w.end();
+	spin(0.2); // after the window
+	bench::CpuCost c = meter.cost(1000);
+	EXPECT_GE(c.window_s, 0.4);
+	EXPECT_LT(c.window_s, 0.6);
+	// One spinning thread: at most the window's wall time (the spins
+	// outside it not counted), and most of it on a box that is not
+	// overloaded.
+	EXPECT_GE(c.app.total(), 0.1);
+	EXPECT_LE(c.app.total(), c.window_s + 0.03);
+	EXPECT_GE(c.machine.total(), c.app.total() - 0.05); // tick rounding
+	// The "daemon" here is this process too (the same CPU, at tick precision).
+	EXPECT_NEAR(c.daemon.total(), c.app.total(), 0.05);
+	EXPECT_EQ(c.cpus, static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)));
+	EXPECT_DOUBLE_EQ(c.ops, 1000.0);
+}
+
+TEST(FioParser, TotalIos)
+{
+	bench::FioResult r = bench::parse_fio_json(fixture("fio-randread-4k-tmpfs.json"));
+	EXPECT_DOUBLE_EQ(bench::fio_total_ios(r.jobs), 8192.0); // 32 MiB in 4 KiB reads
+	bench::FioResult w = bench::parse_fio_json(fixture("fio-seqwrite-128k-2jobs-tmpfs.json"));
+	EXPECT_DOUBLE_EQ(bench::fio_total_ios(w.jobs), 256.0); // 2 jobs x 16 MiB in 128 KiB writes
+	EXPECT_DOUBLE_EQ(bench::fio_total_ios(nlohmann::json::object()), 0.0);
 }
 
 TEST(Placement, SamplesThisProcess)

@@ -476,6 +476,39 @@ def plot_five(vm, rep):
         check(png in files, "plot.py drew no %s with five transports" % png)
 
 
+def cpu_figures(five):
+    """With CPU costs in the points (cpu.* metrics), plot.py draws a
+    <group>-cpu.png per group by operations per CPU-second (latency groups:
+    CPU us per operation) and index.md's rows carry them; a report without
+    them (older ones) draws none and leaves the cells empty."""
+    import plot
+    rep = copy.deepcopy(five)
+    per_tr = {"native": 10.0, "fuse": 40.0, "rfuse": 25.0, "uring": 30.0, "fuse-passthrough": 20.0}
+    for p in rep["points"]:
+        if "summary" not in p or p["config"]["workload"]["kind"] == "breakdown":
+            continue
+        us = per_tr[p["config"]["transport"]] * p["config"]["threads"]
+        for key, v, unit in (("cpu.us_per_op", us, "us"), ("cpu.app_us_per_op", us / 2, "us"),
+                             ("cpu.daemon_us_per_op", us / 4, "us"), ("cpu.other_us_per_op", us / 4, "us"),
+                             ("cpu.ops_per_cpu_s", 1e6 / us, "ops/CPU-s")):
+            p["summary"][key] = {"unit": unit, "n": 3, "median": v, "min": v, "max": v, "mean": v, "stddev": 0}
+    text, files = run_plot(rep)
+    for g in ("fig8", "fig10", "fig11", "fig12", "latency"):
+        check(g + "-cpu.png" in files, "plot.py drew no %s-cpu.png" % g)
+    check("fig2-7-cpu.png" not in files, "a breakdown group got a CPU figure")
+    check("| stackfs | rfuse | fio-randwrite-4k | 2 | ok |" in text, "index.md lacks fig8's RFUSE row")
+    row = [line for line in text.splitlines() if line.startswith("| stackfs | rfuse | fio-randwrite-4k | 2 | ok |")][0]
+    check(row.endswith("| 50 (25 / 12.5 / 12.5) | 2e+04 |"), "fig8 RFUSE's CPU cells: " + row)
+    fig8 = [p for p in rep["points"] if p["config"]["group"] == "fig8"]
+    fig, drawn = plot.draw_group("fig8", fig8, key="cpu.ops_per_cpu_s")
+    check(drawn, "fig8's CPU figure drew nothing")
+    heights = {round(b.get_height()) for a in fig.axes for b in a.patches}
+    check({round(1e6 / 80), round(1e6 / 50), round(1e6 / 60)} <= heights, "fig8's CPU bars: %s" % sorted(heights))
+    plot.plt.close(fig)
+    text, files = run_plot(five)
+    check(not any(f.endswith("-cpu.png") for f in files), "CPU figures drawn for a report without CPU costs")
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
@@ -492,6 +525,7 @@ def main():
     uring_orientation(five)
     uring_not_measurable(vm, native)
     plot_five(vm, five)
+    cpu_figures(five)
     print("claims_check: ok (%d claims)" % len(vm_cs))
 
 

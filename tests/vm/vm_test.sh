@@ -207,6 +207,25 @@ case_boot_retry() {
 	grep -q '^booted$' "$work/out" || fail "COMMAND did not run after the retries"
 }
 
+# A kernel that crashes while booting, before the rig's job begins, is
+# booted again (the crash said and its log kept); three such boots fail.
+case_boot_crash() {
+	RFUSE_VM_TEST_CRASH_BOOTS=1 vm sh -c 'echo booted; exit 5'
+	expect_rc 5
+	grep -q "crashed while booting, before the rig's job began (boot 1 of 3): .*sysrq triggered crash" "$work/err" ||
+		{ cat "$work/err" >&2; fail "no boot-crash message"; }
+	local log
+	log=$(sed -n 's/^vm\.sh:   its log: \(.*\); booting again$/\1/p' "$work/err")
+	[[ -f "$log" ]] && grep -q 'sysrq triggered crash' "$log" || fail "crashed boot's log '$log' not kept"
+	grep -q '^booted$' "$work/out" || fail "COMMAND did not run after the crashed boot"
+	rm -rf "$(dirname "$log")"
+	RFUSE_VM_TEST_CRASH_BOOTS=3 vm sh -c 'echo booted'
+	expect_rc 123
+	grep -q '^vm\.sh: guest kernel crashed: .*sysrq triggered crash' "$work/err" ||
+		{ cat "$work/err" >&2; fail "three crashed boots not reported as a crash"; }
+	! grep -q '^booted$' "$work/out" || fail "COMMAND ran although every boot crashed"
+}
+
 name=${1:-}
 shift || true
 declare -F "case_$name" >/dev/null || fail "unknown case '$name'"
